@@ -1,0 +1,125 @@
+/**
+ * The CloudEvents 1.0 envelope over NATS headers, binary content mode (CONTRACT section 4).
+ *
+ * The body is the normalized data; every attribute is a `ce-` header, and `Nats-Msg-Id` repeats
+ * `ce-id` so that JetStream's duplicate window removes re-sent and redelivered input.
+ */
+import { createHash } from "node:crypto";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
+
+/** Past-tense event types fleetstream emits. */
+export type EventType =
+  | "SensorReadingRecorded"
+  | "LocationUpdated"
+  | "WindowAggregateComputed"
+  | "LocationEnriched"
+  | "SequenceGapDetected"
+  | (string & {});
+
+export interface CloudEvent<T = unknown> {
+  specversion: "1.0";
+  id: string;
+  source: string;
+  type: EventType;
+  /** The device id. */
+  subject: string;
+  /** Event time, RFC 3339 with milliseconds. */
+  time: string;
+  ingesttime?: string;
+  seq?: number;
+  timesource?: "device" | "gateway";
+  datacontenttype: "application/json";
+  data: T;
+  /** Any further `ce-` extension attributes (e.g. `revision`). */
+  extensions?: Record<string, string>;
+}
+
+const ID_MAX = 128;
+
+/**
+ * The deterministic event id of CONTRACT section 4.
+ * @example eventId("t1", { id: "r-42" }) // => "t1:r-42"
+ * @example eventId("t1", { seq: 7 })     // => "t1:s7"
+ */
+export function eventId(
+  deviceId: string,
+  key: { id?: string; seq?: number; topic?: string; bytes?: Uint8Array | string },
+): string {
+  if (key.id !== undefined) return `${deviceId}:${key.id}`;
+  if (key.seq !== undefined) return `${deviceId}:s${key.seq}`;
+  const h = createHash("sha256");
+  h.update(key.topic ?? "");
+  h.update("\u0000");
+  h.update(key.bytes ?? "");
+  return `${deviceId}:h${h.digest("hex").slice(0, 16)}`;
+}
+
+export const MAX_IDEMPOTENCY_KEY = ID_MAX;
+
+/** RFC 3339 with milliseconds, UTC. */
+export function rfc3339(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Encodes an event as NATS headers (binary mode); the body is `JSON.stringify(ev.data)`. */
+export function toHeaders(ev: CloudEvent): MsgHdrs {
+  const h = natsHeaders();
+  h.set("ce-specversion", "1.0");
+  h.set("ce-id", ev.id);
+  h.set("ce-source", ev.source);
+  h.set("ce-type", ev.type);
+  h.set("ce-subject", ev.subject);
+  h.set("ce-time", ev.time);
+  if (ev.ingesttime) h.set("ce-ingesttime", ev.ingesttime);
+  if (ev.seq !== undefined) h.set("ce-seq", String(ev.seq));
+  if (ev.timesource) h.set("ce-timesource", ev.timesource);
+  if (ev.extensions) for (const [k, v] of Object.entries(ev.extensions)) h.set(`ce-${k}`, v);
+  h.set("content-type", "application/json");
+  h.set("Nats-Msg-Id", ev.id);
+  return h;
+}
+
+const KNOWN = new Set([
+  "ce-specversion", "ce-id", "ce-source", "ce-type", "ce-subject", "ce-time",
+  "ce-ingesttime", "ce-seq", "ce-timesource",
+]);
+
+/** Decodes a binary-mode CloudEvent from NATS headers and a JSON body. */
+export function fromMessage<T = unknown>(h: MsgHdrs | undefined, body: Uint8Array | string): CloudEvent<T> {
+  if (!h) throw new Error("message has no CloudEvents headers");
+  const get = (k: string) => h.get(k) || undefined;
+  const id = get("ce-id");
+  const type = get("ce-type");
+  const subject = get("ce-subject");
+  const time = get("ce-time");
+  if (!id || !type || !subject || !time) throw new Error("message lacks ce-id, ce-type, ce-subject or ce-time");
+  const seqRaw = get("ce-seq");
+  const extensions: Record<string, string> = {};
+  for (const k of h.keys()) {
+    const lk = k.toLowerCase();
+    if (lk.startsWith("ce-") && !KNOWN.has(lk)) extensions[lk.slice(3)] = h.get(k);
+  }
+  const text = typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  return {
+    specversion: "1.0",
+    id,
+    source: get("ce-source") ?? "",
+    type,
+    subject,
+    time,
+    ingesttime: get("ce-ingesttime"),
+    seq: seqRaw === undefined ? undefined : Number(seqRaw),
+    timesource: get("ce-timesource") as CloudEvent["timesource"],
+    datacontenttype: "application/json",
+    data: JSON.parse(text) as T,
+    extensions: Object.keys(extensions).length ? extensions : undefined,
+  };
+}
+
+/** The structured-mode JSON form (CloudEvents HTTP structured mode, pattern matching). */
+export function toStructured(ev: CloudEvent): Record<string, unknown> {
+  const { extensions, ...rest } = ev;
+  const out: Record<string, unknown> = { ...rest, ...(extensions ?? {}) };
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  return out;
+}

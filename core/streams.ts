@@ -1,0 +1,106 @@
+/**
+ * Stream provisioning (CONTRACT section 5): TELEMETRY, LOCATION, RESULTS and DLQ, plus the raw MQTT
+ * capture stream of the `nats` intake. Idempotent: creates what is missing and updates what differs.
+ */
+import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { nanos } from "@nats-io/transport-node";
+import { streamNames, type Config } from "./config.ts";
+import { mqttFilterToSubject } from "./topics.ts";
+
+export interface StreamInfoRow {
+  name: string;
+  subjects: string[];
+  messages: number;
+  bytes: number;
+  firstSeq: number;
+  lastSeq: number;
+  consumers: number;
+}
+
+type StreamSpec = Partial<StreamConfig> & { name: string; subjects: string[] };
+
+/** The stream configs fleetstream needs, from config. `raw` only for the `nats` intake. */
+export function streamSpecs(cfg: Pick<Config, "streams" | "routes" | "intake">): StreamSpec[] {
+  const s = cfg.streams;
+  const names = streamNames(cfg);
+  const root = s.subjectRoot;
+  const base = {
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: s.replicas,
+    duplicate_window: nanos(s.duplicateWindow),
+    max_age: nanos(s.maxAge),
+    max_bytes: s.maxBytes,
+  };
+  const specs: StreamSpec[] = [
+    { ...base, name: names.telemetry, subjects: [`${root}.telemetry.>`], description: "SensorReadingRecorded events, partitioned by device" },
+    { ...base, name: names.location, subjects: [`${root}.location.>`], description: "LocationUpdated events, partitioned by device" },
+    { ...base, name: names.results, subjects: [`${root}.results.>`, `${root}.events.>`], description: "Window aggregates, enriched locations and derived events" },
+    { ...base, name: names.dlq, subjects: [`${root}.dlq.>`], max_age: nanos(s.dlqMaxAge), description: "Rejected and failed messages with their originals" },
+  ];
+  if (cfg.intake === "nats") {
+    specs.push({
+      ...base,
+      name: names.raw,
+      subjects: [...new Set(cfg.routes.map((r) => mqttFilterToSubject(r.filter)))],
+      max_age: nanos(s.rawMaxAge),
+      description: "Raw MQTT messages from nats-server's MQTT listener",
+    });
+  }
+  return specs;
+}
+
+/** Creates or updates every stream; returns what it did per stream. */
+export async function ensureStreams(
+  nc: NatsConnection,
+  cfg: Pick<Config, "streams" | "routes" | "intake">,
+): Promise<Array<{ name: string; action: "created" | "updated" | "unchanged" }>> {
+  const jsm = await jetstreamManager(nc);
+  const out: Array<{ name: string; action: "created" | "updated" | "unchanged" }> = [];
+  for (const spec of streamSpecs(cfg)) out.push({ name: spec.name, action: await ensureStream(jsm, spec) });
+  return out;
+}
+
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<"created" | "updated" | "unchanged"> {
+  try {
+    const info = await jsm.streams.info(spec.name);
+    const c = info.config;
+    const same =
+      JSON.stringify([...c.subjects].sort()) === JSON.stringify([...spec.subjects].sort()) &&
+      c.max_age === spec.max_age &&
+      c.max_bytes === spec.max_bytes &&
+      c.duplicate_window === spec.duplicate_window;
+    if (same) return "unchanged";
+    await jsm.streams.update(spec.name, { ...spec, storage: undefined, retention: undefined } as never);
+    return "updated";
+  } catch (e) {
+    if (!/stream not found/i.test((e as Error).message)) throw e;
+    await jsm.streams.add(spec);
+    return "created";
+  }
+}
+
+/** One row per fleetstream stream that exists. */
+export async function listStreams(nc: NatsConnection, cfg: Pick<Config, "streams" | "routes" | "intake">): Promise<StreamInfoRow[]> {
+  const jsm = await jetstreamManager(nc);
+  const rows: StreamInfoRow[] = [];
+  for (const spec of streamSpecs(cfg)) {
+    try {
+      const i = await jsm.streams.info(spec.name);
+      rows.push({
+        name: spec.name,
+        subjects: i.config.subjects,
+        messages: i.state.messages,
+        bytes: i.state.bytes,
+        firstSeq: i.state.first_seq,
+        lastSeq: i.state.last_seq,
+        consumers: i.state.consumer_count,
+      });
+    } catch (e) {
+      if (!/stream not found/i.test((e as Error).message)) throw e;
+    }
+  }
+  return rows;
+}

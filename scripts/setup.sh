@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs what fleetstream's quick start and tests need on Debian/Ubuntu, without touching the
+# system's apt sources:
+#   - npm packages (npm ci)
+#   - nats-server >= 2.10: from PATH if new enough, else Debian trixie's 2.10.27 fetched with a private
+#     apt list folder and unpacked with dpkg-deb into .tools/ (no system package is changed)
+#   - mosquitto, victoria-metrics and influxdb (1.x) from the system's own Debian packages
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLS=$ROOT/.tools
+mkdir -p "$TOOLS/bin"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+
+nats_ok() { # $1 = binary; true when it is nats-server >= 2.10
+  local v
+  v=$("$1" --version 2>/dev/null | sed -n 's/.*v\([0-9]*\)\.\([0-9]*\).*/\1 \2/p') || return 1
+  [ -n "$v" ] || return 1
+  set -- $v
+  [ "$1" -gt 2 ] || { [ "$1" -eq 2 ] && [ "$2" -ge 10 ]; }
+}
+
+# --- npm packages
+if [ ! -d node_modules/.bin ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# --- Debian packages
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
+command -v influxd >/dev/null 2>&1 || need+=(influxdb)
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+if [ ${#need[@]} -gt 0 ]; then
+  log "apt-get install ${need[*]}"
+  $SUDO apt-get update -qq
+  # policy-rc.d may refuse to start the services: fine, tests start their own.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# --- nats-server >= 2.10
+if nats_ok "$TOOLS/bin/nats-server"; then
+  :
+elif command -v nats-server >/dev/null 2>&1 && nats_ok "$(command -v nats-server)"; then
+  ln -sf "$(command -v nats-server)" "$TOOLS/bin/nats-server"
+else
+  log "fetching nats-server 2.10 from Debian trixie into .tools/"
+  APT=$TOOLS/apt
+  mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/deb"
+  cat > "$APT/trixie.sources" <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  aptopts=(-o Dir::Etc::SourceList="$APT/trixie.sources" -o Dir::Etc::SourceParts=/dev/null
+           -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" -o Debug::NoLocking=1
+           -o APT::Sandbox::User=root)
+  apt-get "${aptopts[@]}" update -qq
+  (cd "$APT/deb" && apt-get "${aptopts[@]}" download nats-server >/dev/null)
+  rm -rf "$APT/x" && dpkg-deb -x "$APT"/deb/nats-server_*.deb "$APT/x"
+  cp "$APT/x/usr/sbin/nats-server" "$TOOLS/bin/nats-server"
+  chmod +x "$TOOLS/bin/nats-server"
+fi
+nats_ok "$TOOLS/bin/nats-server" || { log "nats-server >= 2.10 could not be installed"; exit 1; }
+log "ready: $("$TOOLS/bin/nats-server" --version), mosquitto, victoria-metrics, influxd $(influxd version 2>/dev/null | head -1 | awk '{print $2}')"

@@ -1,0 +1,18 @@
+/** Where the servers the tests need are installed (scripts/setup.sh puts nats-server in .tools/bin). */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+function first(candidates: Array<string | undefined>, what: string): string {
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  throw new Error(`${what} not found (looked in ${candidates.filter(Boolean).join(", ")}): run scripts/setup.sh`);
+}
+
+export const binaries = {
+  natsServer: () => first([process.env.NATS_SERVER_BIN, join(ROOT, ".tools/bin/nats-server")], "nats-server >= 2.10"),
+  mosquitto: () => first([process.env.MOSQUITTO_BIN, "/usr/sbin/mosquitto", "/usr/bin/mosquitto"], "mosquitto"),
+  victoriaMetrics: () => first([process.env.VICTORIA_METRICS_BIN, "/usr/bin/victoria-metrics"], "victoria-metrics"),
+  influxd: () => first([process.env.INFLUXD_BIN, "/usr/bin/influxd"], "influxd (InfluxDB 1.x)"),
+};

@@ -1,0 +1,63 @@
+/**
+ * A real Mosquitto broker on a free port with a temporary persistence directory. Its queues are sized
+ * so that QoS 1 messages for a slow subscriber are kept, never silently dropped (MEASURED: the default
+ * `max_queued_messages 1000` drops them without a word).
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { binaries } from "./binaries.ts";
+import { freePort, removeDir, spawnManaged, tempDir, waitForPort, type ManagedProcess } from "./process.ts";
+
+export interface MosquittoHandle {
+  readonly port: number;
+  readonly url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  cleanup(): Promise<void>;
+  output(): string;
+}
+
+export async function startMosquitto(): Promise<MosquittoHandle> {
+  const dir = tempDir("mosquitto");
+  const port = await freePort();
+  const conf = join(dir, "mosquitto.conf");
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      `allow_anonymous true`,
+      `persistence true`,
+      `persistence_location ${dir}/`,
+      `autosave_interval 1`,
+      `max_queued_messages 0`,
+      `max_queued_bytes 0`,
+      `max_inflight_messages 0`,
+      `log_dest stderr`,
+      `log_type error`,
+      `log_type warning`,
+    ].join("\n") + "\n",
+  );
+  let proc: ManagedProcess | undefined;
+  const start = async () => {
+    proc = spawnManaged(binaries.mosquitto(), ["-c", conf]);
+    try {
+      await waitForPort(port);
+    } catch (e) {
+      throw new Error(`mosquitto did not start: ${(e as Error).message}\n${proc.output()}`);
+    }
+  };
+  await start();
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    start,
+    stop: async () => proc?.stop(),
+    kill: async () => proc?.kill(),
+    cleanup: async () => {
+      await proc?.stop();
+      removeDir(dir);
+    },
+    output: () => proc?.output() ?? "",
+  };
+}
