@@ -11,3 +11,4 @@ export * from "./nats.ts";
 export * from "./js_publisher.ts";
 export * from "./streams.ts";
 export * from "./dlq.ts";
+export * from "./results.ts";
