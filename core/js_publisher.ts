@@ -50,8 +50,8 @@ const decoder = new TextDecoder();
 /** Errors a durable publish gives up on: JetStream understood the message and refused it for good. */
 function isPermanent(err: unknown): boolean {
   if (!(err instanceof PublishError) || err.code === undefined) return false;
-  // 400-class from JetStream (e.g. 10060 expected stream mismatch) are permanent; 503 and timeouts are not.
-  return err.code >= 400 && err.code < 500;
+  // 400-class from JetStream (e.g. 10060 expected stream mismatch) are permanent; 503 and timeouts (408) are not.
+  return err.code >= 400 && err.code < 500 && err.code !== 408;
 }
 
 /**

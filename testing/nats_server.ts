@@ -46,7 +46,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       `server_name: fs_test_${port}`,
       `listen: 127.0.0.1:${port}`,
       `max_payload: 1MB`,
-      `jetstream { store_dir: "${join(dir, "js")}", max_memory_store: ${opts.maxMemory ?? "1GB"}, max_file_store: 10GB }`,
+      `jetstream { store_dir: "${join(dir, "js")}", max_memory_store: ${opts.maxMemory ?? "1GB"}, max_file_store: 1TB }`,
       mqttPort ? `mqtt { listen: 127.0.0.1:${mqttPort}, ack_wait: "30s", max_ack_pending: 10000 }` : "",
       opts.extraConfig ?? "",
     ].join("\n"),

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { eventId, fromMessage, toHeaders, toStructured, type CloudEvent } from "./envelope.ts";
+import { createLogger } from "./logger.ts";
+
+describe("envelope", () => {
+  it("derives the deterministic id of CONTRACT section 4", () => {
+    expect(eventId("t1", { id: "r-42", seq: 3 })).toBe("t1:r-42");
+    expect(eventId("t1", { seq: 3 })).toBe("t1:s3");
+    const h1 = eventId("t1", { topic: "devices/t1/telemetry", bytes: '{"metrics":{"a":1}}' });
+    expect(h1).toMatch(/^t1:h[0-9a-f]{16}$/);
+    expect(eventId("t1", { topic: "devices/t1/telemetry", bytes: '{"metrics":{"a":1}}' })).toBe(h1);
+    expect(eventId("t1", { topic: "devices/t1/telemetry", bytes: '{"metrics":{"a":2}}' })).not.toBe(h1);
+    expect(eventId("t1", { topic: "zigbee2mqtt/t1", bytes: '{"metrics":{"a":1}}' })).not.toBe(h1);
+  });
+
+  it("round-trips through NATS headers in binary mode", () => {
+    const ev: CloudEvent = {
+      specversion: "1.0",
+      id: "t1:s7",
+      source: "fleetstream/gateway/gw1",
+      type: "SensorReadingRecorded",
+      subject: "t1",
+      time: "2026-11-30T10:00:00.123Z",
+      ingesttime: "2026-11-30T10:00:01.000Z",
+      seq: 7,
+      timesource: "device",
+      datacontenttype: "application/json",
+      data: { metrics: { temperature: 21.5 } },
+      extensions: { revision: "2" },
+    };
+    const h = toHeaders(ev);
+    expect(h.get("Nats-Msg-Id")).toBe("t1:s7");
+    expect(h.get("ce-specversion")).toBe("1.0");
+    expect(h.get("content-type")).toBe("application/json");
+    const back = fromMessage(h, JSON.stringify(ev.data));
+    expect(back).toEqual(ev);
+    expect(toStructured(back)).toMatchObject({ id: "t1:s7", revision: "2", data: { metrics: { temperature: 21.5 } } });
+  });
+
+  it("refuses a message without the required attributes", () => {
+    expect(() => fromMessage(undefined, "{}")).toThrow(/no CloudEvents headers/);
+  });
+});
+
+describe("logger", () => {
+  it("writes JSON lines without secrets", () => {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l) => lines.push(l), level: "info" }).child({ component: "t" });
+    log.debug("hidden");
+    log.info("connected", { url: "nats://u:pw@h:4222", password: "x", nested: { token: "y" } });
+    expect(lines).toHaveLength(1);
+    const rec = JSON.parse(lines[0]!);
+    expect(rec).toMatchObject({ level: "info", msg: "connected", component: "t", url: "nats://u:***@h:4222", password: "[redacted]" });
+    expect(lines[0]).not.toMatch(/pw@|"x"|"y"/);
+  });
+});
