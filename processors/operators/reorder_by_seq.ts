@@ -1,0 +1,92 @@
+/**
+ * `reorderBySeq`: per-device ordering and de-duplication as an RxJS operator over {@link Sequencer}.
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerAction, type SchedulerLike, type Subscription } from "rxjs";
+import type { InputEvent, ProcessorItem } from "../state/events.ts";
+import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from "../state/sequencer.ts";
+
+export interface ReorderBySeqOptions<D> extends SequencerOptions {
+  /** Processing-time source and timer for the reorder timeout. */
+  scheduler: SchedulerLike;
+  /** How often buffered devices are checked for an expired gap (ms). */
+  tickMs: number;
+  /** On completion, apply what is still buffered (reporting its gaps) instead of keeping it. */
+  flushOnComplete: boolean;
+  /** Per-device state; pass your own to checkpoint it. */
+  store?: Map<string, Sequencer<D>>;
+  /** Called whenever a device's state changed (to mark it for the next checkpoint). */
+  onTouch?: (device: string) => void;
+}
+
+export const DEFAULT_REORDER_BY_SEQ_OPTIONS: ReorderBySeqOptions<unknown> = {
+  ...DEFAULT_SEQUENCER_OPTIONS,
+  scheduler: asyncScheduler,
+  tickMs: 250,
+  flushOnComplete: false,
+};
+
+/**
+ * Emits each device's events in `seq` order (events without `seq` as they come), drops duplicates
+ * as `{kind: "duplicate"}` and reports skipped seqs as `{kind: "gap"}` once the reorder buffer is
+ * full or its oldest event waited `reorderTimeout`.
+ *
+ * @example
+ * events$.pipe(reorderBySeq({ reorderTimeout: 5000 })).subscribe((item) => {
+ *   if (item.kind === "event") apply(item.ev);
+ * });
+ */
+export function reorderBySeq<D>(options: Partial<ReorderBySeqOptions<D>> = {}): OperatorFunction<InputEvent<D>, ProcessorItem<D>> {
+  const opts = { ...(DEFAULT_REORDER_BY_SEQ_OPTIONS as ReorderBySeqOptions<D>), ...options };
+  return (source) =>
+    new Observable<ProcessorItem<D>>((subscriber) => {
+      const store = opts.store ?? new Map<string, Sequencer<D>>();
+      const waiting = new Set<string>();
+      let timer: Subscription | undefined;
+      const emit = (items: ProcessorItem<D>[]) => {
+        for (const it of items) subscriber.next(it);
+      };
+      const tick = function (this: SchedulerAction<unknown>) {
+        const now = opts.scheduler.now();
+        for (const device of waiting) {
+          const s = store.get(device)!;
+          const items = s.expire(now);
+          if (items.length > 0) opts.onTouch?.(device);
+          if (s.pending === 0) waiting.delete(device);
+          emit(items);
+        }
+        if (waiting.size > 0) this.schedule(undefined, opts.tickMs);
+        else timer = undefined;
+      };
+      const sub = source.subscribe({
+        next(ev) {
+          let s = store.get(ev.device);
+          if (!s) {
+            s = new Sequencer<D>(ev.device, opts);
+            store.set(ev.device, s);
+          }
+          const items = s.offer(ev, opts.scheduler.now());
+          opts.onTouch?.(ev.device);
+          if (s.pending > 0) {
+            waiting.add(ev.device);
+            timer ??= opts.scheduler.schedule(tick, opts.tickMs);
+          }
+          emit(items);
+        },
+        error: (e) => subscriber.error(e),
+        complete() {
+          if (opts.flushOnComplete) {
+            for (const [device, s] of store) {
+              if (s.pending === 0) continue;
+              opts.onTouch?.(device);
+              emit(s.flush());
+            }
+          }
+          subscriber.complete();
+        },
+      });
+      return () => {
+        sub.unsubscribe();
+        timer?.unsubscribe();
+      };
+    });
+}

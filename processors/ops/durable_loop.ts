@@ -1,0 +1,129 @@
+/**
+ * A durable JetStream pull loop that fetches a bounded batch, hands it to a handler and fetches
+ * the next one only after the handler is done: while a batch is pending nothing more is pulled,
+ * so an outage of the downstream holds memory at one batch and leaves everything unacked.
+ */
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { nanos } from "@nats-io/transport-node";
+import type { Logger } from "../../core/logger.ts";
+
+export interface DurableLoopOptions {
+  stream: string;
+  durable: string;
+  filterSubjects: string[];
+  /** Messages per fetch, at most. */
+  batch: number;
+  /** How long one fetch waits to fill its batch (nats.js needs >= 1000 ms). */
+  expiresMs: number;
+  /** JetStream's ack wait; a pending batch is kept alive with `working()` well within it. */
+  ackWaitMs: number;
+  /** Where a new consumer starts: all stored messages, or only new ones. */
+  deliverPolicy: "all" | "new";
+}
+
+export const DEFAULT_DURABLE_LOOP_OPTIONS: Omit<DurableLoopOptions, "stream" | "durable" | "filterSubjects"> = {
+  batch: 500,
+  expiresMs: 1000,
+  ackWaitMs: 30_000,
+  deliverPolicy: "all",
+};
+
+/** Handles one batch: acks what it durably delivered; `signal` aborts when the loop stops. */
+export type BatchHandler = (msgs: JsMsg[], signal: AbortSignal) => Promise<void>;
+
+export interface DurableLoop {
+  /** Resolves when the loop ended (after `stop()`). */
+  readonly done: Promise<void>;
+  /** Stops fetching, aborts a pending handler (its messages stay unacked) and waits for the loop. */
+  stop(): Promise<void>;
+}
+
+/** Creates the durable consumer or updates its filter, idempotently. */
+export async function ensureDurable(nc: NatsConnection, o: DurableLoopOptions): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const cfg = {
+    durable_name: o.durable,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(o.ackWaitMs),
+    max_ack_pending: Math.max(o.batch * 2, 1000),
+    filter_subjects: o.filterSubjects,
+  };
+  try {
+    const info = await jsm.consumers.info(o.stream, o.durable);
+    const same = JSON.stringify([...(info.config.filter_subjects ?? [info.config.filter_subject ?? ""])].sort()) === JSON.stringify([...o.filterSubjects].sort());
+    if (!same || info.config.ack_wait !== cfg.ack_wait) await jsm.consumers.update(o.stream, o.durable, { ack_wait: cfg.ack_wait, filter_subjects: cfg.filter_subjects, max_ack_pending: cfg.max_ack_pending });
+  } catch (e) {
+    if (!/consumer not found/i.test((e as Error).message)) throw e;
+    await jsm.consumers.add(o.stream, { ...cfg, deliver_policy: o.deliverPolicy === "new" ? DeliverPolicy.New : DeliverPolicy.All });
+  }
+}
+
+/** Calls `working()` on every message until the returned function is called. */
+export function keepAlive(msgs: JsMsg[], ackWaitMs: number): () => void {
+  const t = setInterval(() => {
+    for (const m of msgs) m.working();
+  }, Math.max(200, Math.floor(ackWaitMs / 3)));
+  t.unref();
+  return () => clearInterval(t);
+}
+
+/** Sleeps, or rejects early when the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason ?? new Error("aborted"));
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason ?? new Error("aborted"));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Runs the loop until `stop()`. Errors of NATS itself (disconnects, a deleted consumer) are logged
+ * and retried after a pause; the handler's errors are the handler's business.
+ * @example const loop = await startDurableLoop(nc, { ...DEFAULT_DURABLE_LOOP_OPTIONS, stream, durable, filterSubjects }, log, handle)
+ */
+export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOptions, log: Logger, handle: BatchHandler): Promise<DurableLoop> {
+  await ensureDurable(nc, opts);
+  const js = jetstream(nc);
+  const abort = new AbortController();
+  let current: { close(): Promise<void | Error> } | undefined;
+  const done = (async () => {
+    while (!abort.signal.aborted) {
+      try {
+        const consumer = await js.consumers.get(opts.stream, opts.durable);
+        const iter = await consumer.fetch({ max_messages: opts.batch, expires: Math.max(1000, opts.expiresMs) });
+        current = iter;
+        const msgs: JsMsg[] = [];
+        for await (const m of iter) msgs.push(m);
+        current = undefined;
+        if (msgs.length === 0 || abort.signal.aborted) continue;
+        const stopKeepAlive = keepAlive(msgs, opts.ackWaitMs);
+        try {
+          await handle(msgs, abort.signal);
+        } finally {
+          stopKeepAlive();
+        }
+      } catch (e) {
+        if (abort.signal.aborted) break;
+        log.warn("consumer loop error, retrying", { durable: opts.durable, err: e });
+        if (/consumer not found/i.test((e as Error).message)) await ensureDurable(nc, opts).catch(() => {});
+        await sleep(1000, abort.signal).catch(() => {});
+      }
+    }
+  })();
+  return {
+    done,
+    async stop() {
+      abort.abort(new Error("stopped"));
+      await current?.close().catch(() => {});
+      await done;
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/** Errors of the sinks area: each sets `name` and keeps `cause`. */
+import { FleetstreamError } from "../../core/errors.ts";
+
+/** A write the server answered with an error status; `body` holds the server's message. */
+export class InfluxWriteError extends FleetstreamError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A message that cannot become points (bad headers, JSON or data shape). */
+export class PointMappingError extends FleetstreamError {}
+
+/**
+ * The server refused the batch for its content (a field type conflict, a parse error, a partial
+ * write, a too-large body): splitting the batch isolates the offending points.
+ */
+export function isContentRejection(err: unknown): boolean {
+  return err instanceof InfluxWriteError && (err.status === 400 || err.status === 413 || err.status === 422);
+}

@@ -1,0 +1,142 @@
+/**
+ * The InfluxDB sink (CONTRACT section 7): window aggregates and enriched locations from RESULTS and
+ * raw readings from TELEMETRY, each through its own durable consumer, batched, retried, and acked
+ * to JetStream only after the store accepted the batch. Points the store refuses for their content
+ * go to the DLQ (stage `sink`, reason `processing_failed`, with the server's message); the rest land.
+ */
+import type { JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { streamNames, type Config } from "../../core/config.ts";
+import { headersToObject, publishDlq, toBase64, type DlqRecord } from "../../core/dlq.ts";
+import { createJsPublisher, type JsPublisher } from "../../core/js_publisher.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { Registry } from "../../core/metrics.ts";
+import { subjects } from "../../core/subjects.ts";
+import { DEFAULT_DURABLE_LOOP_OPTIONS, startDurableLoop, type DurableLoop } from "../ops/durable_loop.ts";
+import { PointMappingError } from "./errors.ts";
+import { createInfluxWriteApi, writeApiOptionsFromConfig, type InfluxWriteApi } from "./influx_write_api.ts";
+import { toLine } from "./line_protocol.ts";
+import { createSinkMetrics, type SinkMetrics } from "./metrics.ts";
+import { createPointWriter, type PendingLine, type PointWriter } from "./point_writer.ts";
+import { messageToPoints } from "./points.ts";
+
+export interface InfluxSinkDeps {
+  nc: NatsConnection;
+  cfg: Config;
+  log: Logger;
+  registry: Registry;
+}
+
+export interface InfluxSinkOptions {
+  /** Durable names are `<prefix>_results` and `<prefix>_raw`. */
+  durablePrefix: string;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  ackWaitMs: number;
+  /** A write API to use instead of the one `cfg.influx` describes. */
+  writeApi?: InfluxWriteApi;
+}
+
+export const DEFAULT_INFLUX_SINK_OPTIONS: InfluxSinkOptions = { durablePrefix: "fs_influx", backoffInitialMs: 200, backoffMaxMs: 10_000, ackWaitMs: 30_000 };
+
+export interface InfluxSink {
+  start(): Promise<void>;
+  /** Stops fetching; a batch still being written stays unacked and is redelivered later. */
+  stop(): Promise<void>;
+}
+
+/** A message the sink could not store, for the DLQ. */
+export interface SinkFailure {
+  msg: { subject: string; headers?: JsMsg["headers"]; data: Uint8Array };
+  error: string;
+}
+
+/** Builds the DLQ record of a message the sink could not store. */
+export function sinkDlqRecord(f: SinkFailure, target = "influx"): DlqRecord {
+  const h = headersToObject(f.msg.headers);
+  return {
+    stage: "sink",
+    reason: "processing_failed",
+    error: f.error,
+    subject: f.msg.subject,
+    headers: h,
+    target,
+    device: h?.["ce-subject"],
+    receivedAt: new Date().toISOString(),
+    original: toBase64(f.msg.data),
+  };
+}
+
+/**
+ * Maps messages to lines, writes them, and returns what could not be stored (mapping errors and
+ * rejected points, one entry per message). Shared by the live sink, `replay` and `dlq redrive`.
+ */
+export async function writeMessages(
+  writer: PointWriter,
+  msgs: ReadonlyArray<{ subject: string; headers?: JsMsg["headers"]; data: Uint8Array }>,
+  raw: boolean,
+  signal: AbortSignal,
+): Promise<{ lines: number; failures: SinkFailure[] }> {
+  const lines: PendingLine[] = [];
+  const errors = new Map<number, string>();
+  msgs.forEach((m, i) => {
+    try {
+      for (const p of messageToPoints(m.headers, m.data, raw)) lines.push({ line: toLine(p), origin: i });
+    } catch (e) {
+      if (!(e instanceof PointMappingError)) throw e;
+      errors.set(i, e.message);
+    }
+  });
+  for (const r of await writer.write(lines, signal)) if (!errors.has(r.origin)) errors.set(r.origin, r.error);
+  return { lines: lines.length, failures: [...errors].map(([i, error]) => ({ msg: msgs[i]!, error })) };
+}
+
+/**
+ * @example
+ * const sink = createInfluxSink({ nc, cfg, log, registry });
+ * await sink.start(); ...; await sink.stop();
+ */
+export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkOptions> = {}): InfluxSink {
+  const o = { ...DEFAULT_INFLUX_SINK_OPTIONS, ...opts };
+  const { nc, cfg } = deps;
+  const log = deps.log.child({ component: "influx-sink" });
+  const api = o.writeApi ?? createInfluxWriteApi(writeApiOptionsFromConfig(cfg));
+  const metrics: SinkMetrics = createSinkMetrics(deps.registry);
+  const names = streamNames(cfg);
+  const subj = subjects(cfg.streams.subjectRoot, cfg.streams.partitions);
+  const root = cfg.streams.subjectRoot;
+  const loops: DurableLoop[] = [];
+  let pub: JsPublisher | undefined;
+
+  const handler = (name: string, raw: boolean, writer: PointWriter) => async (msgs: JsMsg[], signal: AbortSignal) => {
+    const { failures } = await writeMessages(writer, msgs, raw, signal);
+    for (const f of failures) {
+      log.warn("point rejected, sent to the DLQ", { sink: name, subject: f.msg.subject, error: f.error });
+      await publishDlq(pub!, subj, sinkDlqRecord(f));
+      metrics.dlq.inc({ sink: name, reason: "processing_failed" });
+    }
+    for (const m of msgs) m.ack();
+  };
+
+  return {
+    async start() {
+      pub = createJsPublisher(nc, { maxInFlight: 256 });
+      const base = { ...DEFAULT_DURABLE_LOOP_OPTIONS, batch: cfg.influx.batchSize, expiresMs: cfg.influx.flushInterval, ackWaitMs: o.ackWaitMs };
+      const writerOpts = { backoffInitialMs: o.backoffInitialMs, backoffMaxMs: o.backoffMaxMs, maxLinesPerRequest: cfg.influx.batchSize };
+      const results = createPointWriter(api, metrics, log, { ...writerOpts, name: "results" });
+      loops.push(
+        await startDurableLoop(nc, { ...base, stream: names.results, durable: `${o.durablePrefix}_results`, filterSubjects: [`${root}.results.window.>`, `${root}.results.location.>`] }, log, handler("results", false, results)),
+      );
+      if (cfg.influx.raw) {
+        const rawWriter = createPointWriter(api, metrics, log, { ...writerOpts, name: "raw" });
+        loops.push(await startDurableLoop(nc, { ...base, stream: names.telemetry, durable: `${o.durablePrefix}_raw`, filterSubjects: [`${root}.telemetry.>`] }, log, handler("raw", true, rawWriter)));
+      }
+      log.info("influx sink started", { api: api.kind, raw: cfg.influx.raw });
+    },
+    async stop() {
+      await Promise.all(loops.splice(0).map((l) => l.stop()));
+      await pub?.close();
+      pub = undefined;
+    },
+  };
+}

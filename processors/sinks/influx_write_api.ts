@@ -1,0 +1,95 @@
+/**
+ * The two write APIs behind one interface (CONTRACT section 7): `v2` through
+ * `@influxdata/influxdb-client`'s transport (`/api/v2/write`, token auth; InfluxDB 2.x/3.x, 1.8+,
+ * VictoriaMetrics) and `v1` through `fetch` (`/write?db=`; InfluxDB 1.x). Both send line protocol
+ * with millisecond precision and do no retries of their own: retrying is the point writer's job.
+ */
+import { HttpError, InfluxDB } from "@influxdata/influxdb-client";
+import type { Config } from "../../core/config.ts";
+import { ConfigError } from "../../core/errors.ts";
+import { InfluxWriteError } from "./errors.ts";
+
+export interface InfluxWriteApi {
+  /** `v1` or `v2`, for logs and metrics. */
+  readonly kind: "v1" | "v2";
+  /** Writes lines; rejects with `InfluxWriteError` (status, server body) or a network error. */
+  write(lines: string[]): Promise<void>;
+}
+
+export interface InfluxWriteApiOptions {
+  url: string;
+  api: "v1" | "v2";
+  token?: string;
+  org: string;
+  bucket: string;
+  db: string;
+  username?: string;
+  password?: string;
+  /** Per-request timeout. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_INFLUX_WRITE_API_OPTIONS: Omit<InfluxWriteApiOptions, "url"> = {
+  api: "v2",
+  org: "fleetstream",
+  bucket: "fleetstream",
+  db: "fleetstream",
+  timeoutMs: 10_000,
+};
+
+/** Options from config; throws `ConfigError` when no InfluxDB URL is set. */
+export function writeApiOptionsFromConfig(cfg: Pick<Config, "influx">): InfluxWriteApiOptions {
+  const i = cfg.influx;
+  if (!i.url) throw new ConfigError("invalid config at influx.url: the InfluxDB sink needs a URL (set INFLUX_URL, e.g. http://127.0.0.1:8086)", "influx.url");
+  return { ...DEFAULT_INFLUX_WRITE_API_OPTIONS, url: i.url, api: i.api, token: i.token, org: i.org, bucket: i.bucket, db: i.db, username: i.username, password: i.password };
+}
+
+/** @example const api = createInfluxWriteApi({ ...DEFAULT_INFLUX_WRITE_API_OPTIONS, url: "http://127.0.0.1:8086", api: "v1" }) */
+export function createInfluxWriteApi(o: InfluxWriteApiOptions): InfluxWriteApi {
+  return o.api === "v1" ? createV1(o) : createV2(o);
+}
+
+function createV2(o: InfluxWriteApiOptions): InfluxWriteApi {
+  const influx = new InfluxDB({ url: o.url, token: o.token ?? "", timeout: o.timeoutMs });
+  const path = `/api/v2/write?org=${encodeURIComponent(o.org)}&bucket=${encodeURIComponent(o.bucket)}&precision=ms`;
+  return {
+    kind: "v2",
+    async write(lines) {
+      try {
+        await influx.transport.request(path, lines.join("\n"), { method: "POST", headers: { "content-type": "text/plain; charset=utf-8" } });
+      } catch (e) {
+        if (e instanceof HttpError) throw new InfluxWriteError(`v2 write failed: ${e.statusCode} ${serverMessage(e.body ?? e.message)}`, e.statusCode, serverMessage(e.body ?? e.message), { cause: e });
+        throw e;
+      }
+    },
+  };
+}
+
+function createV1(o: InfluxWriteApiOptions): InfluxWriteApi {
+  const q = new URLSearchParams({ db: o.db, precision: "ms" });
+  if (o.username) q.set("u", o.username);
+  if (o.password) q.set("p", o.password);
+  const url = `${o.url.replace(/\/$/, "")}/write?${q}`;
+  return {
+    kind: "v1",
+    async write(lines) {
+      const r = await fetch(url, { method: "POST", body: lines.join("\n"), headers: { "content-type": "text/plain; charset=utf-8" }, signal: AbortSignal.timeout(o.timeoutMs) });
+      if (r.status >= 200 && r.status < 300) {
+        await r.arrayBuffer();
+        return;
+      }
+      const body = serverMessage(await r.text());
+      throw new InfluxWriteError(`v1 write failed: ${r.status} ${body}`, r.status, body);
+    },
+  };
+}
+
+/** The `error`/`message` of a JSON error body, else the body text. */
+function serverMessage(body: string): string {
+  try {
+    const j = JSON.parse(body) as { error?: string; message?: string };
+    return j.error ?? j.message ?? body;
+  } catch {
+    return body.trim();
+  }
+}

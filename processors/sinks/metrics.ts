@@ -1,0 +1,25 @@
+/** The sink's Prometheus metrics (`fleetstream_sink_*`), registered once per registry. */
+import { Counter, Histogram, type Registry } from "../../core/metrics.ts";
+
+export interface SinkMetrics {
+  pointsWritten: Counter<"sink">;
+  writeSeconds: Histogram<"sink">;
+  writeErrors: Counter<"sink" | "kind">;
+  batchesSplit: Counter<"sink">;
+  dlq: Counter<"sink" | "reason">;
+}
+
+function reuse<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+export function createSinkMetrics(registry: Registry): SinkMetrics {
+  const registers = [registry];
+  return {
+    pointsWritten: reuse(registry, "fleetstream_sink_points_written_total", () => new Counter({ name: "fleetstream_sink_points_written_total", help: "Points the store accepted", labelNames: ["sink"], registers })),
+    writeSeconds: reuse(registry, "fleetstream_sink_write_duration_seconds", () => new Histogram({ name: "fleetstream_sink_write_duration_seconds", help: "Latency of one write request", labelNames: ["sink"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers })),
+    writeErrors: reuse(registry, "fleetstream_sink_write_errors_total", () => new Counter({ name: "fleetstream_sink_write_errors_total", help: "Failed write requests by kind (retryable, rejected)", labelNames: ["sink", "kind"], registers })),
+    batchesSplit: reuse(registry, "fleetstream_sink_batches_split_total", () => new Counter({ name: "fleetstream_sink_batches_split_total", help: "Batches split to isolate points the store rejected", labelNames: ["sink"], registers })),
+    dlq: reuse(registry, "fleetstream_sink_dlq_total", () => new Counter({ name: "fleetstream_sink_dlq_total", help: "Messages the sink sent to the DLQ, by reason", labelNames: ["sink", "reason"], registers })),
+  };
+}

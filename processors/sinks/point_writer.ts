@@ -1,0 +1,87 @@
+/**
+ * Writes a batch of lines durably: network errors, 5xx, 429 (and any other failure that is not
+ * about the content) are retried with exponential backoff until they succeed or the caller aborts;
+ * a batch the server refuses for its content is bisected until the offending lines stand alone,
+ * and those are returned as rejected while the rest land.
+ */
+import type { Logger } from "../../core/logger.ts";
+import { sleep } from "../ops/durable_loop.ts";
+import { isContentRejection, InfluxWriteError } from "./errors.ts";
+import type { InfluxWriteApi } from "./influx_write_api.ts";
+import type { SinkMetrics } from "./metrics.ts";
+
+/** A line and the index of the message it came from. */
+export interface PendingLine {
+  line: string;
+  origin: number;
+}
+
+export interface Rejected extends PendingLine {
+  /** The server's reason, e.g. `partial write: field type conflict: ...`. */
+  error: string;
+}
+
+export interface PointWriterOptions {
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  /** Lines per request, at most. */
+  maxLinesPerRequest: number;
+  /** Label for metrics and logs. */
+  name: string;
+}
+
+export const DEFAULT_POINT_WRITER_OPTIONS: PointWriterOptions = { backoffInitialMs: 200, backoffMaxMs: 10_000, maxLinesPerRequest: 5000, name: "influx" };
+
+export interface PointWriter {
+  /** Resolves with the rejected lines once everything else is stored; rejects only when `signal` aborts. */
+  write(lines: PendingLine[], signal: AbortSignal): Promise<Rejected[]>;
+}
+
+export function createPointWriter(api: InfluxWriteApi, metrics: SinkMetrics, log: Logger, options: Partial<PointWriterOptions> = {}): PointWriter {
+  const o = { ...DEFAULT_POINT_WRITER_OPTIONS, ...options };
+
+  /** One request, retried until it succeeds or is refused for content. */
+  async function attempt(lines: PendingLine[], signal: AbortSignal): Promise<InfluxWriteError | undefined> {
+    let delay = o.backoffInitialMs;
+    for (let n = 1; ; n++) {
+      const end = metrics.writeSeconds.startTimer({ sink: o.name });
+      try {
+        await api.write(lines.map((l) => l.line));
+        end();
+        metrics.pointsWritten.inc({ sink: o.name }, lines.length);
+        return undefined;
+      } catch (e) {
+        end();
+        if (isContentRejection(e)) {
+          metrics.writeErrors.inc({ sink: o.name, kind: "rejected" });
+          return e as InfluxWriteError;
+        }
+        metrics.writeErrors.inc({ sink: o.name, kind: "retryable" });
+        if (n === 1 || n % 10 === 0) log.warn("write failed, retrying", { sink: o.name, attempt: n, delayMs: delay, err: e });
+        await sleep(delay * (0.75 + Math.random() * 0.5), signal);
+        delay = Math.min(delay * 2, o.backoffMaxMs);
+      }
+    }
+  }
+
+  async function bisect(lines: PendingLine[], signal: AbortSignal, out: Rejected[]): Promise<void> {
+    const err = await attempt(lines, signal);
+    if (!err) return;
+    if (lines.length === 1) {
+      out.push({ ...lines[0]!, error: err.body || err.message });
+      return;
+    }
+    metrics.batchesSplit.inc({ sink: o.name });
+    const mid = Math.ceil(lines.length / 2);
+    await bisect(lines.slice(0, mid), signal, out);
+    await bisect(lines.slice(mid), signal, out);
+  }
+
+  return {
+    async write(lines, signal) {
+      const rejected: Rejected[] = [];
+      for (let i = 0; i < lines.length; i += o.maxLinesPerRequest) await bisect(lines.slice(i, i + o.maxLinesPerRequest), signal, rejected);
+      return rejected;
+    },
+  };
+}

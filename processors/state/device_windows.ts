@@ -1,0 +1,246 @@
+/**
+ * Event-time windows of one device (CONTRACT section 6): tumbling, hopping and session windows,
+ * several specs at once, over a per-device watermark (max event time - `maxOutOfOrder`).
+ *
+ * - A window is emitted when the watermark reaches its end (revision 0).
+ * - An event no older than `watermark - allowedLateness` is applied; if its window was already
+ *   emitted, the corrected window is emitted at once with revision + 1.
+ * - An older event is returned as `late` (the caller dead-letters it).
+ * - `idle(now)`: a device silent for `idleTimeout` (processing time) gets its windows emitted even
+ *   though its watermark has not passed them.
+ * - A session that merges into an earlier one is re-emitted once with no metrics (superseded), so
+ *   the latest revision of every window id stays true.
+ *
+ * Pure and synchronous: the caller supplies processing time; `toJSON()`/constructor restore it.
+ */
+import type { WindowSpec } from "../../core/config.ts";
+import { windowName } from "../../core/results.ts";
+import type { MetricAggregate, SensorReadingData } from "../../core/results.ts";
+import { addValue, mergeInto, metricValue, newAggregate, toMetricAggregate, type RunningAggregate } from "./aggregate.ts";
+import type { InputEvent, ProcessorItem } from "./events.ts";
+
+export interface WindowOptions {
+  windows: WindowSpec[];
+  /** The watermark trails the newest event time by this much (ms). */
+  maxOutOfOrder: number;
+  /** Events up to this far behind the watermark still correct their windows (ms). */
+  allowedLateness: number;
+  /** Processing time (ms) after which a silent device's windows are emitted. */
+  idleTimeout: number;
+}
+
+export const DEFAULT_WINDOW_OPTIONS: WindowOptions = {
+  windows: [{ type: "tumbling", size: 60_000 }],
+  maxOutOfOrder: 5000,
+  allowedLateness: 60_000,
+  idleTimeout: 30_000,
+};
+
+interface Win {
+  start: number;
+  /** Exclusive; for a session, its last event + gap. */
+  end: number;
+  /** Revisions emitted so far. */
+  emitted: number;
+  /** Changed since the last emission. */
+  dirty: boolean;
+  aggs: Map<string, RunningAggregate>;
+}
+
+/** The checkpointed form. */
+export interface DeviceWindowsState {
+  maxT: number | null;
+  ord: number;
+  lastSeen: number;
+  specs: Array<Array<{ start: number; end: number; emitted: number; dirty: boolean; aggs: Array<[string, RunningAggregate]> }>>;
+}
+
+export class DeviceWindows {
+  private maxT = -Infinity;
+  private ord = 0;
+  /** Processing time of the last applied event. */
+  lastSeen: number;
+  /** Per spec: open and recently emitted windows by start (sessions: kept sorted by start). */
+  private readonly wins: Array<Map<number, Win>>;
+  private readonly names: string[];
+
+  constructor(
+    readonly device: string,
+    private readonly opts: WindowOptions,
+    now: number,
+    state?: DeviceWindowsState,
+  ) {
+    this.names = opts.windows.map(windowName);
+    // After a restore the idle clock starts afresh: silence before the restart is unknown.
+    this.lastSeen = now;
+    this.wins = opts.windows.map(() => new Map());
+    if (state) {
+      this.maxT = state.maxT ?? -Infinity;
+      this.ord = state.ord;
+      state.specs.forEach((list, k) => {
+        if (k >= this.wins.length) return;
+        for (const w of list) this.wins[k]!.set(w.start, { ...w, aggs: new Map(w.aggs.map(([m, a]) => [m, { ...a }])) });
+      });
+    }
+  }
+
+  /** Max event time seen minus `maxOutOfOrder` (-Infinity before the first event). */
+  get watermark(): number {
+    return this.maxT - this.opts.maxOutOfOrder;
+  }
+
+  /** Windows held (open, or emitted and still correctable). */
+  get size(): number {
+    let n = 0;
+    for (const m of this.wins) n += m.size;
+    return n;
+  }
+
+  /** Applies one in-order reading; pushes window emissions, or `late` for an event beyond allowed lateness. */
+  apply(ev: InputEvent<SensorReadingData>, now: number, out: ProcessorItem<SensorReadingData>[] = []): ProcessorItem<SensorReadingData>[] {
+    this.lastSeen = now;
+    const before = this.watermark;
+    const t = ev.time;
+    if (t < before - this.opts.allowedLateness) {
+      out.push({ kind: "late", ev, watermark: before });
+      return out;
+    }
+    const values: Array<[string, number]> = [];
+    const metrics = ev.data?.metrics ?? {};
+    for (const name in metrics) {
+      const v = metricValue(metrics[name]);
+      if (v !== undefined) values.push([name, v]);
+    }
+    const ord = this.ord++;
+    let correction = false;
+    if (values.length > 0) {
+      this.opts.windows.forEach((spec, k) => {
+        const map = this.wins[k]!;
+        if (spec.type === "session") {
+          const w = this.sessionFor(k, spec.gap, t, out);
+          addAll(w, values, t, ord);
+          if (w.end <= before) correction = true;
+          return;
+        }
+        const size = spec.size;
+        const hop = spec.type === "hopping" ? spec.hop : spec.size;
+        // Every window [s, s + size) with s a multiple of hop that holds t, earliest first.
+        for (let s = (Math.floor((t - size) / hop) + 1) * hop; s <= t; s += hop) {
+          let w = map.get(s);
+          if (!w) {
+            w = { start: s, end: s + size, emitted: 0, dirty: false, aggs: new Map() };
+            map.set(s, w);
+          }
+          addAll(w, values, t, ord);
+          if (w.end <= before) correction = true;
+        }
+      });
+    }
+    if (t > this.maxT) this.maxT = t;
+    if (correction || this.watermark > before) this.emitReady(out);
+    return out;
+  }
+
+  /** Emits every changed window if the device has been silent for `idleTimeout`. */
+  idle(now: number, out: ProcessorItem<SensorReadingData>[] = []): ProcessorItem<SensorReadingData>[] {
+    if (now - this.lastSeen >= this.opts.idleTimeout) this.emitDirty(out);
+    return out;
+  }
+
+  /** Emits every changed window (end of input). */
+  flush(out: ProcessorItem<SensorReadingData>[] = []): ProcessorItem<SensorReadingData>[] {
+    this.emitDirty(out);
+    return out;
+  }
+
+  /** True when some window has changes not yet emitted. */
+  get hasDirty(): boolean {
+    for (const m of this.wins) for (const w of m.values()) if (w.dirty) return true;
+    return false;
+  }
+
+  toJSON(): DeviceWindowsState {
+    return {
+      maxT: Number.isFinite(this.maxT) ? this.maxT : null,
+      ord: this.ord,
+      lastSeen: this.lastSeen,
+      specs: this.wins.map((m) =>
+        [...m.values()].map((w) => ({ start: w.start, end: w.end, emitted: w.emitted, dirty: w.dirty, aggs: [...w.aggs] })),
+      ),
+    };
+  }
+
+  /** The session of spec `k` that `t` joins, merging the sessions it bridges. */
+  private sessionFor(k: number, gap: number, t: number, out: ProcessorItem<SensorReadingData>[]): Win {
+    const map = this.wins[k]!;
+    const hits: Win[] = [];
+    for (const w of map.values()) if (t < w.end && t + gap > w.start) hits.push(w);
+    if (hits.length === 0) {
+      const w: Win = { start: t, end: t + gap, emitted: 0, dirty: false, aggs: new Map() };
+      map.set(t, w);
+      return w;
+    }
+    hits.sort((a, b) => a.start - b.start);
+    const keep = hits[0]!;
+    const start = Math.min(keep.start, t);
+    let end = Math.max(keep.end, t + gap);
+    for (const w of hits.slice(1)) {
+      end = Math.max(end, w.end);
+      for (const [m, a] of w.aggs) {
+        const cur = keep.aggs.get(m);
+        if (cur) mergeInto(cur, a);
+        else keep.aggs.set(m, { ...a });
+      }
+      map.delete(w.start);
+      if (w.emitted > 0) this.emit(k, { ...w, aggs: new Map(), dirty: true }, out);
+    }
+    if (start !== keep.start) {
+      map.delete(keep.start);
+      if (keep.emitted > 0) this.emit(k, { ...keep, aggs: new Map(), dirty: true }, out);
+      keep.start = start;
+      keep.emitted = 0;
+      map.set(start, keep);
+    }
+    keep.end = end;
+    keep.dirty = true;
+    return keep;
+  }
+
+  private emitReady(out: ProcessorItem<SensorReadingData>[]): void {
+    const wm = this.watermark;
+    const evictBefore = wm - this.opts.allowedLateness;
+    this.wins.forEach((map, k) => {
+      for (const w of map.values()) {
+        if (w.end > wm) continue;
+        if (w.dirty) this.emit(k, w, out);
+        if (w.end <= evictBefore) map.delete(w.start);
+      }
+    });
+  }
+
+  private emitDirty(out: ProcessorItem<SensorReadingData>[]): void {
+    this.wins.forEach((map, k) => {
+      for (const w of map.values()) if (w.dirty) this.emit(k, w, out);
+    });
+  }
+
+  private emit(k: number, w: Win, out: ProcessorItem<SensorReadingData>[]): void {
+    const metrics: Record<string, MetricAggregate> = {};
+    for (const [m, a] of w.aggs) metrics[m] = toMetricAggregate(a);
+    out.push({
+      kind: "window",
+      result: { device: this.device, window: this.names[k]!, start: w.start, end: w.end, revision: w.emitted, metrics },
+    });
+    w.emitted += 1;
+    w.dirty = false;
+  }
+}
+
+function addAll(w: Win, values: Array<[string, number]>, t: number, ord: number): void {
+  for (const [m, v] of values) {
+    const a = w.aggs.get(m);
+    if (a) addValue(a, v, t, ord);
+    else w.aggs.set(m, newAggregate(v, t, ord));
+  }
+  w.dirty = true;
+}
