@@ -6,6 +6,8 @@ import { influxQl } from "../../testing/influx_stores.ts";
 import type { InfluxPoint } from "./line_protocol.ts";
 
 export type PointMap = Map<string, number>;
+/** What a store holds: every value per key (InfluxDB overwrites, so it has one). */
+export type SampleMap = Map<string, number[]>;
 export const MEASUREMENTS = ["sensor_window", "location", "sensor_reading"] as const;
 
 function key(measurement: string, tags: Record<string, string>, field: string, time: number): string {
@@ -43,20 +45,20 @@ export async function readVictoriaMetricsSamples(url: string): Promise<Map<strin
   return m;
 }
 
-/** One value per key: the first sample when VictoriaMetrics holds several of one timestamp. */
-export async function readVictoriaMetrics(url: string): Promise<PointMap> {
-  return new Map([...(await readVictoriaMetricsSamples(url))].map(([k, v]) => [k, v[0]!]));
+/** The stored values per key; more than one only where VictoriaMetrics kept several of one timestamp. */
+export async function readVictoriaMetrics(url: string): Promise<SampleMap> {
+  return readVictoriaMetricsSamples(url);
 }
 
-export async function readInfluxDb1(url: string, db: string): Promise<PointMap> {
-  const m: PointMap = new Map();
+export async function readInfluxDb1(url: string, db: string): Promise<SampleMap> {
+  const m: SampleMap = new Map();
   for (const measurement of MEASUREMENTS) {
     for (const s of await influxQl(url, db, `SELECT * FROM "${measurement}" GROUP BY *`)) {
       const tags = Object.fromEntries(Object.entries(s.tags ?? {}).filter(([, v]) => v !== ""));
       for (const row of s.values) {
         const time = row[0] as number;
         s.columns.forEach((c, i) => {
-          if (i > 0 && row[i] !== null) m.set(key(measurement, tags, c, time), row[i] as number);
+          if (i > 0 && row[i] !== null) m.set(key(measurement, tags, c, time), [row[i] as number]);
         });
       }
     }
@@ -68,10 +70,13 @@ export async function readInfluxDb1(url: string, db: string): Promise<PointMap> 
  * Differences between two maps, for readable assertion failures (at most 10). VictoriaMetrics keeps
  * about 12 significant decimal digits of a float, so its reads compare with `relTol` 1e-11.
  */
-export function diff(expected: PointMap, actual: PointMap, relTol = 0): string[] {
+export function diff(expected: PointMap, actual: SampleMap, relTol = 0, single = true): string[] {
   const out: string[] = [];
-  const same = (a: number, b: number | undefined) => b !== undefined && (a === b || Math.abs(a - b) <= relTol * Math.max(Math.abs(a), Math.abs(b)));
-  for (const [k, v] of expected) if (!same(v, actual.get(k))) out.push(`${k}: expected ${v}, got ${actual.get(k)}`);
+  const same = (a: number, b: number) => a === b || Math.abs(a - b) <= relTol * Math.max(Math.abs(a), Math.abs(b));
+  for (const [k, v] of expected) {
+    const got = actual.get(k) ?? [];
+    if (!got.some((g) => same(v, g)) || (single && got.length !== 1)) out.push(`${k}: expected ${v}, got ${JSON.stringify(got)}`);
+  }
   for (const k of actual.keys()) if (!expected.has(k)) out.push(`${k}: unexpected`);
   return out.slice(0, 10);
 }
