@@ -39,7 +39,13 @@ export function enrichLocation(options: Partial<EnrichLocationOptions> = {}): Op
             t = new LocationTracker(item.ev.device);
             store.set(item.ev.device, t);
           }
-          const result = t.enrich(item.ev);
+          let result;
+          try {
+            result = t.enrich(item.ev);
+          } catch (e) {
+            subscriber.next({ kind: "failed", ev: item.ev, error: (e as Error).message });
+            return;
+          }
           opts.onTouch?.(item.ev.device);
           subscriber.next({ kind: "location", result, ev: item.ev });
         },

@@ -76,7 +76,11 @@ export function eventTimeWindow(options: Partial<EventTimeWindowOptions> = {}): 
             w = new DeviceWindows(ev.device, opts, opts.scheduler.now());
             store.set(ev.device, w);
           }
-          w.apply(ev, opts.scheduler.now(), out);
+          try {
+            w.apply(ev, opts.scheduler.now(), out);
+          } catch (e) {
+            out.push({ kind: "failed", ev, error: (e as Error).message });
+          }
           opts.onTouch?.(ev.device);
           open.add(ev.device);
           timer ??= opts.scheduler.schedule(tick, opts.tickMs);

@@ -57,6 +57,9 @@ export function reorderBySeq<D>(options: Partial<ReorderBySeqOptions<D>> = {}): 
         if (waiting.size > 0) this.schedule(undefined, opts.tickMs);
         else timer = undefined;
       };
+      // A restored store may hold events waiting for a gap: their timeout runs again.
+      for (const [d, s] of store) if (s.pending > 0) waiting.add(d);
+      if (waiting.size > 0) timer = opts.scheduler.schedule(tick, opts.tickMs);
       const sub = source.subscribe({
         next(ev) {
           let s = store.get(ev.device);

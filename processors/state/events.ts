@@ -2,12 +2,13 @@
  * What flows through the processors: decoded input events, and the items the operators emit
  * (applied events, duplicates, gaps, window results, late events, enriched locations).
  */
+import type { MsgHdrs } from "@nats-io/transport-node";
 import type { LocationData, LocationEnrichedData, SensorReadingData, SequenceGapData, WindowAggregateData } from "../../core/results.ts";
 
 /** Where an input event came from, kept so a late or failed one can go to the DLQ with its original bytes. */
 export interface RawRef {
   subject: string;
-  headers?: Record<string, string>;
+  headers?: MsgHdrs;
   data: Uint8Array;
 }
 
@@ -43,4 +44,6 @@ export type ProcessorItem<D = unknown> =
   /** Beyond allowed lateness: goes to the DLQ. */
   | { kind: "late"; ev: InputEvent<D>; watermark: number }
   /** An enriched location fix. */
-  | { kind: "location"; result: LocationEnrichedData; ev: InputEvent<D> };
+  | { kind: "location"; result: LocationEnrichedData; ev: InputEvent<D> }
+  /** Applying it threw: goes to the DLQ as `processing_failed`; the stream goes on. */
+  | { kind: "failed"; ev: InputEvent<D>; error: string };

@@ -1,0 +1,25 @@
+/** Errors of the fan-out area: each sets `name` and keeps `cause`. */
+import { FleetstreamError } from "../../core/errors.ts";
+
+/** A rule's pattern is invalid; `path` points at the offending part, e.g. `rules[2].pattern.data.temp`. */
+export class PatternError extends FleetstreamError {
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`${path}: ${detail}`);
+  }
+}
+
+/** A target refused or failed a delivery. `retryable` false = retrying cannot help (e.g. HTTP 400). */
+export class DeliveryError extends FleetstreamError {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    /** The target asked to wait this long (HTTP Retry-After), in ms. */
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * One input partition of one stream, end to end: JetStream source -> decode -> skip what a previous
+ * run already applied -> reorderBySeq -> eventTimeWindow | enrichLocation -> RESULTS / DLQ, with
+ * checkpoints that make it crash-safe.
+ *
+ * Crash safety. Each device's state (sequencer, windows or last fix) is stored with the stream
+ * sequence of the last message applied to it. A checkpoint (every `checkpointInterval`, or when half
+ * of `maxAckPending` is unacknowledged) first waits until every result and DLQ record produced so
+ * far is stored, then writes the changed devices' states, and only then acks the newest input
+ * (cumulative ack). After a crash the consumer restarts at its ack floor; a message whose stream
+ * sequence is not above its device's checkpointed one was already applied and is skipped, the rest
+ * are applied again from the checkpointed state and give the same results under the same
+ * deterministic ids, which RESULTS de-duplicates.
+ */
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subscription } from "rxjs";
+import type { WindowSpec } from "../../core/config.ts";
+import { headersToObject, publishDlq, toBase64 } from "../../core/dlq.ts";
+import type { DlqReason } from "../../core/errors.ts";
+import { rfc3339, toHeaders, type EventType } from "../../core/envelope.ts";
+import type { JsPublisher } from "../../core/js_publisher.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { LocationData, SensorReadingData } from "../../core/results.ts";
+import type { InputKind, Subjects } from "../../core/subjects.ts";
+import type { Clock } from "../../core/clock.ts";
+import type { ProcessorMetrics } from "../metrics.ts";
+import { enrichLocation } from "../operators/enrich_location.ts";
+import { eventTimeWindow } from "../operators/event_time_window.ts";
+import { reorderBySeq } from "../operators/reorder_by_seq.ts";
+import { decodeMessage } from "../sources/decode_message.ts";
+import { jetStreamSource, resetConsumerToAckFloor } from "../sources/jetstream_source.ts";
+import type { CheckpointStore } from "../state/checkpoint_store.ts";
+import { DeviceWindows, type DeviceWindowsState } from "../state/device_windows.ts";
+import type { InputEvent, ProcessorItem } from "../state/events.ts";
+import { LocationTracker, type LocationTrackerState } from "../state/location_tracker.ts";
+import { Sequencer, type SequencerState } from "../state/sequencer.ts";
+
+export interface PartitionPipelineDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  pub: JsPublisher;
+  store: CheckpointStore;
+  subj: Subjects;
+  log: Logger;
+  metrics: ProcessorMetrics;
+  clock: Clock;
+  /** Called when results or checkpoints cannot be made durable: the process should stop without acking more. */
+  onFatal(err: Error): void;
+}
+
+export interface PartitionPipelineOptions {
+  kind: InputKind;
+  partition: number;
+  stream: string;
+  durable: string;
+  windows: WindowSpec[];
+  maxOutOfOrder: number;
+  allowedLateness: number;
+  idleTimeout: number;
+  reorderBuffer: number;
+  reorderTimeout: number;
+  dedupeIds: number;
+  checkpointInterval: number;
+  maxAckPending: number;
+  ackWait: number;
+  /** How often idle devices and reorder timeouts are checked (ms). */
+  tickMs: number;
+  /** `ce-source` of published results. */
+  source: string;
+  scheduler: SchedulerLike;
+}
+
+export const DEFAULT_PARTITION_PIPELINE_OPTIONS: Omit<PartitionPipelineOptions, "kind" | "partition" | "stream" | "durable"> = {
+  windows: [{ type: "tumbling", size: 60_000 }],
+  maxOutOfOrder: 5000,
+  allowedLateness: 60_000,
+  idleTimeout: 30_000,
+  reorderBuffer: 1000,
+  reorderTimeout: 5000,
+  dedupeIds: 128,
+  checkpointInterval: 1000,
+  maxAckPending: 5000,
+  ackWait: 30_000,
+  tickMs: 250,
+  source: "fleetstream/processor",
+  scheduler: asyncScheduler,
+};
+
+/** The checkpointed form of one device. */
+interface DeviceCheckpoint {
+  /** Stream sequence of the last message applied. */
+  s: number;
+  q: SequencerState;
+  w?: DeviceWindowsState;
+  l?: LocationTrackerState;
+}
+
+export interface PartitionPipeline {
+  start(): Promise<void>;
+  /** Stops consuming, makes everything applied durable, acks it. */
+  stop(): Promise<void>;
+  /** Forces a checkpoint now (tests, shutdown). */
+  checkpoint(): Promise<void>;
+  readonly devices: number;
+}
+
+const noop = () => {};
+
+export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pick<PartitionPipelineOptions, "kind" | "partition" | "stream" | "durable"> & Partial<PartitionPipelineOptions>): PartitionPipeline {
+  const opts = { ...DEFAULT_PARTITION_PIPELINE_OPTIONS, ...options };
+  const { pub, subj, metrics, log } = deps;
+  const kind = opts.kind;
+  const keyPrefix = `${kind === "telemetry" ? "t" : "l"}.${opts.partition}.`;
+  const partLabel = String(opts.partition);
+
+  const seqStore = new Map<string, Sequencer<unknown>>();
+  const winStore = new Map<string, DeviceWindows>();
+  const locStore = new Map<string, LocationTracker>();
+  const applied = new Map<string, number>();
+  const dirty = new Set<string>();
+  const touch = (d: string) => void dirty.add(d);
+
+  let pending: Promise<void>[] = [];
+  let failure: Error | undefined;
+  let lastMsg: JsMsg | undefined;
+  let unacked = 0;
+  let seen = 0;
+  let sourceSub: Subscription | undefined;
+  let pipeSub: Subscription | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let cpRunning: Promise<void> | undefined;
+  let cpAgain = false;
+  let stopped = false;
+
+  const m = {
+    lag: metrics.consumerLag.labels(kind, partLabel),
+    wmDelay: metrics.watermarkDelay.labels(partLabel),
+    applied: metrics.messages.labels(kind, "applied"),
+    replayed: metrics.messages.labels(kind, "replayed"),
+    failed: metrics.messages.labels(kind, "failed"),
+    dups: metrics.duplicates.labels(kind),
+    gaps: metrics.gaps.labels(kind),
+    ooo: metrics.outOfOrder.labels(kind),
+  };
+
+  const track = (p: Promise<unknown>) => {
+    pending.push(
+      p.then(noop, (e: Error) => {
+        failure ??= e;
+      }),
+    );
+  };
+
+  const publishEvent = (subject: string, type: EventType, id: string, device: string, time: number, data: unknown) => {
+    const h = toHeaders({ specversion: "1.0", id, source: opts.source, type, subject: device, time: rfc3339(time), datacontenttype: "application/json", data });
+    track(pub.publishDurably(subject, JSON.stringify(data), h));
+    metrics.results.labels(type).inc();
+  };
+
+  const deadLetter = (reason: DlqReason, ev: InputEvent<unknown> | undefined, msg: JsMsg | undefined, error: string) => {
+    const raw = ev?.raw ?? (msg ? { subject: msg.subject, headers: msg.headers, data: msg.data } : undefined);
+    track(
+      publishDlq(pub, subj, {
+        stage: "processor",
+        reason,
+        error,
+        subject: raw?.subject ?? (ev ? subj.input(kind, ev.device) : undefined),
+        headers: headersToObject(raw?.headers),
+        device: ev?.device,
+        receivedAt: new Date(deps.clock.now()).toISOString(),
+        original: toBase64(raw?.data ?? JSON.stringify(ev?.data ?? null)),
+      }),
+    );
+    metrics.dlq.labels(reason).inc();
+  };
+
+  const onItem = (item: ProcessorItem<unknown>) => {
+    switch (item.kind) {
+      case "window": {
+        const r = item.result;
+        publishEvent(subj.windowResult(r.device), "WindowAggregateComputed", `${r.device}:w:${r.window}:${r.start}:r${r.revision}`, r.device, r.start, r);
+        metrics.windowEmitLatency.labels(r.window).observe(Math.max(0, deps.clock.now() - r.end) / 1000);
+        break;
+      }
+      case "location": {
+        const r = item.result;
+        publishEvent(subj.locationResult(r.device), "LocationEnriched", `${item.ev.id}:loc`, r.device, r.ts, r);
+        if (r.outOfOrder) m.ooo.inc();
+        break;
+      }
+      case "gap": {
+        const g = item.gap;
+        publishEvent(subj.derivedEvent("SequenceGapDetected", g.device), "SequenceGapDetected", `${g.device}:gap:${g.from}-${g.to}`, g.device, item.time, g);
+        m.gaps.inc();
+        break;
+      }
+      case "duplicate":
+        m.dups.inc();
+        break;
+      case "late":
+        metrics.lateEvents.inc();
+        deadLetter("late_event", item.ev, undefined, `event time ${rfc3339(item.ev.time)} is more than allowedLateness (${opts.allowedLateness} ms) behind the device watermark ${rfc3339(item.watermark)}`);
+        break;
+      case "failed":
+        m.failed.inc();
+        deadLetter("processing_failed", item.ev, undefined, item.error);
+        break;
+      case "event":
+        break;
+    }
+  };
+
+  const input = new Subject<InputEvent<unknown>>();
+  const sched = { scheduler: opts.scheduler, tickMs: opts.tickMs, onTouch: touch };
+  const sequenced = input.pipe(
+    reorderBySeq<unknown>({ ...sched, store: seqStore, reorderBuffer: opts.reorderBuffer, reorderTimeout: opts.reorderTimeout, dedupeIds: opts.dedupeIds }),
+  );
+  const processed: Observable<ProcessorItem<unknown>> =
+    kind === "telemetry"
+      ? sequenced.pipe((s) =>
+          eventTimeWindow({
+            ...sched,
+            store: winStore,
+            windows: opts.windows,
+            maxOutOfOrder: opts.maxOutOfOrder,
+            allowedLateness: opts.allowedLateness,
+            idleTimeout: opts.idleTimeout,
+          })(s as never) as never,
+        )
+      : sequenced.pipe((s) => enrichLocation({ store: locStore, onTouch: touch })(s as never) as never);
+
+  const onMessage = (msg: JsMsg) => {
+    lastMsg = msg;
+    unacked++;
+    if ((++seen & 255) === 0) m.lag.set(msg.info.pending);
+    let ev: InputEvent<SensorReadingData | LocationData>;
+    try {
+      ev = decodeMessage(kind, msg);
+    } catch (e) {
+      m.failed.inc();
+      deadLetter("processing_failed", undefined, msg, (e as Error).message);
+      maybeCheckpoint();
+      return;
+    }
+    const device = ev.device;
+    if (msg.seq <= (applied.get(device) ?? 0)) {
+      m.replayed.inc();
+      maybeCheckpoint();
+      return;
+    }
+    applied.set(device, msg.seq);
+    dirty.add(device);
+    ev.raw = { subject: msg.subject, headers: msg.headers, data: msg.data };
+    m.applied.inc();
+    input.next(ev);
+    if ((seen & 255) === 0 && kind === "telemetry") {
+      const w = winStore.get(device);
+      if (w && Number.isFinite(w.watermark)) m.wmDelay.set((deps.clock.now() - w.watermark) / 1000);
+    }
+    maybeCheckpoint();
+  };
+
+  const maybeCheckpoint = () => {
+    if (unacked >= opts.maxAckPending / 2 && !cpRunning) void checkpoint().catch(noop);
+  };
+
+  const snapshot = (device: string): DeviceCheckpoint => ({
+    s: applied.get(device) ?? 0,
+    q: (seqStore.get(device)?.toJSON() ?? { missing: [], buffer: [], ids: [] }) as SequencerState,
+    w: winStore.get(device)?.toJSON(),
+    l: locStore.get(device)?.toJSON(),
+  });
+
+  const checkpointOnce = async () => {
+    const t0 = performance.now();
+    const ackMsg = lastMsg;
+    lastMsg = undefined;
+    unacked = 0;
+    const pubs = pending;
+    pending = [];
+    const entries: Array<[string, string]> = [];
+    for (const d of dirty) entries.push([keyPrefix + d, JSON.stringify(snapshot(d))]);
+    dirty.clear();
+    if (!ackMsg && entries.length === 0 && pubs.length === 0) return;
+    await Promise.all(pubs);
+    if (failure) throw failure;
+    await deps.store.save(entries);
+    ackMsg?.ack();
+    metrics.checkpointedDevices.inc(entries.length);
+    metrics.checkpointDuration.observe((performance.now() - t0) / 1000);
+  };
+
+  const checkpoint = (): Promise<void> => {
+    if (cpRunning) {
+      cpAgain = true;
+      return cpRunning;
+    }
+    cpRunning = (async () => {
+      try {
+        do {
+          cpAgain = false;
+          await checkpointOnce();
+        } while (cpAgain);
+      } catch (e) {
+        log.error("checkpoint failed: stopping so that unacknowledged input is redelivered", { partition: opts.partition, stream: opts.stream, err: e });
+        deps.onFatal(e as Error);
+        throw e;
+      } finally {
+        cpRunning = undefined;
+      }
+    })();
+    return cpRunning;
+  };
+
+  return {
+    get devices() {
+      return kind === "telemetry" ? winStore.size : locStore.size;
+    },
+    async start() {
+      const restored = await deps.store.load(keyPrefix);
+      const now = opts.scheduler.now();
+      const seqOpts = { reorderBuffer: opts.reorderBuffer, reorderTimeout: opts.reorderTimeout, dedupeIds: opts.dedupeIds, missingRanges: 32 };
+      for (const [key, value] of restored) {
+        const device = key.slice(keyPrefix.length);
+        const cp = value as DeviceCheckpoint;
+        applied.set(device, cp.s);
+        seqStore.set(device, new Sequencer(device, seqOpts, cp.q));
+        if (cp.w) winStore.set(device, new DeviceWindows(device, { windows: opts.windows, maxOutOfOrder: opts.maxOutOfOrder, allowedLateness: opts.allowedLateness, idleTimeout: opts.idleTimeout }, now, cp.w));
+        if (cp.l) locStore.set(device, new LocationTracker(device, cp.l));
+      }
+      const srcOpts = {
+        stream: opts.stream,
+        durable: opts.durable,
+        filterSubject: subj.inputPartition(kind, opts.partition),
+        maxAckPending: opts.maxAckPending,
+        maxMessages: Math.max(1, Math.min(1000, Math.floor(opts.maxAckPending / 2))),
+        ackWait: opts.ackWait,
+      };
+      const from = await resetConsumerToAckFloor(deps.nc, srcOpts);
+      log.debug("partition started", { stream: opts.stream, partition: opts.partition, devices: restored.size, fromSeq: from });
+      pipeSub = processed.subscribe({ next: onItem, error: (e) => deps.onFatal(e as Error) });
+      sourceSub = jetStreamSource(deps.js, srcOpts).subscribe({
+        next: onMessage,
+        error: (e) => {
+          if (!stopped) deps.onFatal(e as Error);
+        },
+      });
+      timer = setInterval(() => void checkpoint().catch(noop), opts.checkpointInterval);
+    },
+    checkpoint,
+    async stop() {
+      stopped = true;
+      sourceSub?.unsubscribe();
+      if (timer) clearInterval(timer);
+      pipeSub?.unsubscribe();
+      await checkpoint();
+    },
+  };
+}

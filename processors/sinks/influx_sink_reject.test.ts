@@ -1,0 +1,56 @@
+// Proves: on InfluxDB 1.6 a batch holding one field-type conflict is bisected: the other points land and the offending message is in the DLQ with the server's reason.
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { DlqRecord } from "../../core/dlq.ts";
+import { silentLogger } from "../../core/logger.ts";
+import { createRegistry } from "../../core/metrics.ts";
+import { ensureStreams } from "../../core/streams.ts";
+import { createInfluxDb, influxQl, startInfluxDb1, type StoreHandle } from "../../testing/influx_stores.ts";
+import { startNatsServer, type NatsServerHandle } from "../../testing/nats_server.ts";
+import { publishEvents, readingEvent, testConfig, waitFor } from "../ops/test_events.ts";
+import { createInfluxSink } from "./influx_sink.ts";
+
+let ns: NatsServerHandle;
+let db: StoreHandle;
+let nc: NatsConnection;
+beforeAll(async () => {
+  [ns, db] = await Promise.all([startNatsServer(), startInfluxDb1()]);
+  nc = await connect({ servers: ns.url });
+  await createInfluxDb(db.url, "rej");
+});
+afterAll(async () => {
+  await nc?.close();
+  await Promise.all([ns?.cleanup(), db?.cleanup()]);
+});
+
+it("sends the one conflicting point to the DLQ and writes the rest of its batch", async () => {
+  const cfg = testConfig({ nats: { url: ns.url }, influx: { url: db.url, api: "v1", db: "rej", batchSize: 100, flushInterval: 1000 } });
+  await ensureStreams(nc, cfg);
+  const t0 = Date.UTC(2026, 10, 30, 10, 0, 0);
+  // `mode` already exists as a string field: a float `mode` is a field type conflict.
+  const pre = await fetch(`${db.url}/write?db=rej&precision=ms`, { method: "POST", body: `sensor_reading,device=setup mode="eco" ${t0 - 1000}` });
+  expect(pre.status).toBe(204);
+  const events = Array.from({ length: 40 }, (_, i) => readingEvent(cfg, `r${i % 4}`, t0 + i * 1000, i === 17 ? { mode: 2 } : { temperature: i + 0.5 }, i));
+  const registry = createRegistry();
+  await publishEvents(nc, events); // one fetch holds them all: one batch
+  const sink = createInfluxSink({ nc, cfg, log: silentLogger, registry }, { backoffInitialMs: 100 });
+  await sink.start();
+  try {
+    await waitFor(async () => (await influxQl(db.url, "rej", `SELECT count(temperature) FROM sensor_reading`))[0]?.values[0]?.[1] === 39, 20_000, "39 good points");
+    const js = jetstream(nc);
+    const c = await js.consumers.get("DLQ");
+    const m = await c.next({ expires: 5000 });
+    expect(m?.subject).toBe("iot.dlq.sink.processing_failed");
+    const rec = m!.json<DlqRecord>();
+    expect(rec).toMatchObject({ stage: "sink", reason: "processing_failed", target: "influx", device: "r1", subject: events[17]!.subject });
+    expect(rec.error).toMatch(/field type conflict/);
+    expect(JSON.parse(Buffer.from(rec.original, "base64").toString())).toEqual({ metrics: { mode: 2 } });
+    expect(rec.headers?.["ce-id"]).toBe("r1:s17");
+    expect((await c.info()).num_pending).toBe(0);
+    expect(await registry.getSingleMetricAsString("fleetstream_sink_batches_split_total")).toMatch(/fleetstream_sink_batches_split_total\{sink="raw"\} [1-9]/);
+  } finally {
+    await sink.stop();
+  }
+});

@@ -1,0 +1,61 @@
+/**
+ * Checkpoints in a JetStream KV bucket: one key per device and input stream
+ * (`t.<partition>.<device>`, `l.<partition>.<device>`), so a checkpoint writes only the devices
+ * that changed. Writes go through the pipelined publisher to `$KV.<bucket>.<key>` (no round trip
+ * per key); reads use the KV API.
+ */
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { JsPublisher } from "../../core/js_publisher.ts";
+import { CheckpointError } from "../errors.ts";
+
+export interface CheckpointStore {
+  readonly bucket: string;
+  /** Every entry whose key starts with `prefix` (e.g. `t.3.`), parsed. */
+  load(prefix: string): Promise<Map<string, unknown>>;
+  /** Writes every entry; resolves once all are stored. */
+  save(entries: Array<[key: string, value: string]>): Promise<void>;
+}
+
+export interface CheckpointStoreOptions {
+  bucket: string;
+  replicas: number;
+}
+
+export const DEFAULT_CHECKPOINT_STORE_OPTIONS: CheckpointStoreOptions = { bucket: "fleetstream_processor", replicas: 1 };
+
+/** Creates (or opens) the bucket. */
+export async function openCheckpointStore(nc: NatsConnection, pub: JsPublisher, options: Partial<CheckpointStoreOptions> = {}): Promise<CheckpointStore> {
+  const opts = { ...DEFAULT_CHECKPOINT_STORE_OPTIONS, ...options };
+  let kv: KV;
+  try {
+    kv = await new Kvm(nc).create(opts.bucket, { history: 1, replicas: opts.replicas });
+  } catch (e) {
+    throw new CheckpointError(`cannot open checkpoint bucket ${opts.bucket}: ${(e as Error).message}`, { cause: e });
+  }
+  const decoder = new TextDecoder();
+  return {
+    bucket: opts.bucket,
+    async load(prefix) {
+      const out = new Map<string, unknown>();
+      const keys: string[] = [];
+      for await (const k of await kv.keys(`${prefix}>`)) keys.push(k);
+      // Bounded parallel gets.
+      for (let i = 0; i < keys.length; i += 256) {
+        const batch = keys.slice(i, i + 256);
+        const entries = await Promise.all(batch.map((k) => kv.get(k)));
+        entries.forEach((e, j) => {
+          if (e && e.operation === "PUT" && e.value.length > 0) out.set(batch[j]!, JSON.parse(decoder.decode(e.value)));
+        });
+      }
+      return out;
+    },
+    async save(entries) {
+      try {
+        await Promise.all(entries.map(([k, v]) => pub.publishDurably(`$KV.${opts.bucket}.${k}`, v, natsHeaders())));
+      } catch (e) {
+        throw new CheckpointError(`checkpoint write failed: ${(e as Error).message}`, { cause: e });
+      }
+    },
+  };
+}
