@@ -30,7 +30,8 @@ it("survives a 30 s store outage mid-stream with every point present afterwards"
   await ensureStreams(nc, cfg);
   const registry = createRegistry();
   const sink = createInfluxSink({ nc, cfg, log: silentLogger, registry }, { backoffInitialMs: 100, backoffMaxMs: 2000, ackWaitMs: 5000 });
-  const t0 = Date.UTC(2026, 10, 30, 9, 0, 0);
+  // Window starts spread over the day before yesterday: all in the past, as a store expects.
+  const t0 = Date.UTC(2026, 10, 28, 0, 0, 0);
   const batch = (from: number, n: number): TestEvent[] =>
     Array.from({ length: n }, (_, i) => [
       readingEvent(cfg, `d${(from + i) % 5}`, t0 + (from + i) * 100, { temperature: (from + i) / 8, ok: i % 3 === 0 }, from + i),

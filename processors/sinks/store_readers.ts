@@ -78,5 +78,5 @@ export function diff(expected: PointMap, actual: SampleMap, relTol = 0, single =
     if (!got.some((g) => same(v, g)) || (single && got.length !== 1)) out.push(`${k}: expected ${v}, got ${JSON.stringify(got)}`);
   }
   for (const k of actual.keys()) if (!expected.has(k)) out.push(`${k}: unexpected`);
-  return out.slice(0, 10);
+  return out.length > 10 ? [...out.slice(0, 10), `... and ${out.length - 10} more`] : out;
 }
