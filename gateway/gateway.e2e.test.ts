@@ -107,6 +107,14 @@ describe("gateway end to end", () => {
     await verify(nc, cfg, w, registry);
     const raw = await waitForCount(nc, streamNames(cfg).raw, 10_000, 1000);
     expect(raw).toBe(10_000);
+    // QoS 0 messages never reach $MQTT_msgs: they come from the raw stream.
+    const qos0 = await connectMqtt(ns.mqttUrl!, { protocolVersion: 4, clientId: "dev-e2e-q0" });
+    for (let i = 0; i < 3; i++) qos0.publish("devices/q0/telemetry", JSON.stringify({ id: `q0-${i}`, metrics: { a: i } }), { qos: 0 });
+    await qos0.endAsync();
+    const tel = streamNames(cfg).telemetry;
+    expect(await waitForCount(nc, tel, w.telemetry.size + 3, 10_000)).toBe(w.telemetry.size + 3);
+    const ids = (await readStream(nc, tel)).map((m) => m.headers["ce-id"]);
+    expect(ids.filter((id) => id?.startsWith("q0:q0-")).sort()).toEqual(["q0:q0-0", "q0:q0-1", "q0:q0-2"]);
     await gw.stop();
   });
 });

@@ -78,9 +78,19 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
   };
   let store: ReturnType<typeof createEventStore> | undefined;
 
+  // nats.js reconnects forever; while it does, the gateway is alive but not ready.
+  let natsConnected = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") natsConnected = false;
+      else if (s.type === "reconnect") natsConnected = true;
+    }
+  })().catch(() => {});
+
   function notReady(): string | undefined {
     if (state !== "running") return `gateway ${state}`;
     if (nc.isClosed()) return "nats connection closed";
+    if (!natsConnected) return "nats disconnected (reconnecting)";
     return intake?.notReady();
   }
 
