@@ -1,4 +1,4 @@
-// Proves: on InfluxDB 1.6 a batch holding one field-type conflict is bisected: the other points land and the offending message is in the DLQ with the server's reason.
+// Proves: on InfluxDB 1.6 a batch holding one field-type conflict is bisected: the other points land and the offending message is in the DLQ with the server's reason; a redrive after the conflict is gone writes it.
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connect } from "@nats-io/transport-node";
@@ -10,6 +10,8 @@ import { ensureStreams } from "../../core/streams.ts";
 import { createInfluxDb, influxQl, startInfluxDb1, type StoreHandle } from "../../testing/influx_stores.ts";
 import { startNatsServer, type NatsServerHandle } from "../../testing/nats_server.ts";
 import { publishEvents, readingEvent, testConfig, waitFor } from "../ops/test_events.ts";
+import { listDlq } from "../ops/dlq_store.ts";
+import { redriveDlq } from "../ops/redrive.ts";
 import { createInfluxSink } from "./influx_sink.ts";
 
 let ns: NatsServerHandle;
@@ -50,6 +52,15 @@ it("sends the one conflicting point to the DLQ and writes the rest of its batch"
     expect(rec.headers?.["ce-id"]).toBe("r1:s17");
     expect((await c.info()).num_pending).toBe(0);
     expect(await registry.getSingleMetricAsString("fleetstream_sink_batches_split_total")).toMatch(/fleetstream_sink_batches_split_total\{sink="raw"\} [1-9]/);
+
+    // Once the conflict is gone, a redrive writes the point and removes the record.
+    await influxQl(db.url, "rej", "DROP MEASUREMENT sensor_reading");
+    const entries = await listDlq(nc, cfg, { stage: "sink" });
+    expect(entries).toHaveLength(1);
+    const results = await redriveDlq({ nc, cfg, log: silentLogger, registry }, entries);
+    expect(results).toEqual([{ seq: entries[0]!.seq, ok: true, detail: "1 point(s) written" }]);
+    expect((await influxQl(db.url, "rej", "SELECT mode FROM sensor_reading"))[0]?.values).toEqual([[t0 + 17_000, 2]]);
+    expect(await listDlq(nc, cfg, { stage: "sink" })).toHaveLength(0);
   } finally {
     await sink.stop();
   }
