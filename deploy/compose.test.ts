@@ -1,0 +1,210 @@
+// Proves compose.yaml is wired right (health-gated dependencies, unique ports, .env.example covers every variable, pinned images, mounts that exist) and that the shipped nats/Mosquitto configs work on the real servers.
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connect, connectAsync } from "mqtt";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { binaries, freePort, spawnManaged, waitForPort } from "../testing/mod.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const composeText = readFileSync(join(ROOT, "compose.yaml"), "utf8");
+const envExample = Object.fromEntries(
+  readFileSync(join(ROOT, ".env.example"), "utf8")
+    .split("\n")
+    .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
+    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+);
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  container_name?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  volumes?: string[];
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+}
+const compose = parse(composeText, { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const services = compose.services;
+
+/** `${VAR}` and `${VAR:-default}` replaced from .env.example, as `docker compose` would. */
+const interpolate = (s: string) => s.replace(/\$\{([A-Z0-9_]+)(?::?-[^}]*)?\}/g, (_, v: string) => envExample[v] ?? "");
+
+describe("compose.yaml", () => {
+  it("has the cloud services, each with a healthcheck", () => {
+    for (const name of ["nats", "mosquitto", "influxdb", "grafana", "prometheus", "gateway", "processor"]) {
+      expect(services[name], name).toBeDefined();
+      expect(services[name]!.healthcheck?.test.length, `${name} healthcheck`).toBeGreaterThan(0);
+    }
+  });
+
+  it("gates every dependency on an existing service's health", () => {
+    let edges = 0;
+    for (const [name, s] of Object.entries(services)) {
+      for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {
+        edges++;
+        expect(services[dep], `${name} depends on unknown ${dep}`).toBeDefined();
+        expect(services[dep]!.healthcheck, `${dep} (needed by ${name}) has no healthcheck`).toBeDefined();
+        expect(cond.condition, `${name} -> ${dep}`).toBe("service_healthy");
+      }
+    }
+    expect(edges).toBeGreaterThanOrEqual(6);
+    expect(Object.keys(services.gateway!.depends_on!)).toEqual(expect.arrayContaining(["nats", "mosquitto"]));
+    expect(Object.keys(services.processor!.depends_on!)).toEqual(expect.arrayContaining(["nats", "influxdb"]));
+  });
+
+  it("publishes every host port once", () => {
+    const hostPorts = Object.values(services).flatMap((s) => (s.ports ?? []).map((p) => interpolate(p).split(":").slice(-2)[0]!));
+    expect(hostPorts.length).toBeGreaterThanOrEqual(6);
+    for (const p of hostPorts) expect(p).toMatch(/^\d+$/);
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+  });
+
+  it("takes every variable it references from .env.example, and .env stays out of git", () => {
+    const vars = [...composeText.replace(/\$\$/g, "").matchAll(/\$\{([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
+    expect(vars.length).toBeGreaterThan(10);
+    for (const v of vars) expect(Object.keys(envExample), `\${${v}} is not in .env.example`).toContain(v);
+    expect(readFileSync(join(ROOT, ".gitignore"), "utf8").split("\n")).toContain(".env");
+    // Secrets are never written into compose.yaml itself.
+    for (const [name, s] of Object.entries(services))
+      for (const [k, v] of Object.entries(s.environment ?? {}))
+        if (/PASS|PASSWORD|TOKEN/.test(k)) expect(String(v), `${name}.${k}`).toMatch(/^\$\{[A-Z0-9_]+\}$/);
+  });
+
+  it("bind-mounts only files that exist in the repository, and declares its named volumes", () => {
+    let binds = 0;
+    for (const [name, s] of Object.entries(services)) {
+      for (const v of s.volumes ?? []) {
+        const [src] = v.split(":");
+        if (src!.startsWith(".") || src!.startsWith("/")) {
+          binds++;
+          expect(existsSync(join(ROOT, src!)), `${name}: ${src} does not exist`).toBe(true);
+        } else {
+          expect(compose.volumes, `${name}: volume ${src} is not declared`).toHaveProperty(src!);
+        }
+      }
+    }
+    expect(binds).toBeGreaterThanOrEqual(8);
+  });
+
+  it("pins every image (no :latest, at least major.minor)", () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (!s.image || s.build) continue; // built from deploy/Dockerfile
+      const tag = s.image.split(":")[1];
+      expect(tag, `${name}: ${s.image}`).toBeDefined();
+      expect(tag, `${name}: ${s.image}`).not.toMatch(/latest/);
+      expect(tag, `${name}: ${s.image}`).toMatch(/^v?\d+\.\d+/);
+    }
+    expect(services.nats!.image).toMatch(/^nats:2\.10\./);
+    expect(services.mosquitto!.image).toMatch(/^eclipse-mosquitto:2\.0\./);
+    expect(services.influxdb!.image).toMatch(/^influxdb:2\.7\./);
+  });
+
+  it("points the gateway and processors at the nats service (and Mosquitto, InfluxDB)", () => {
+    for (const name of ["gateway", "processor"]) {
+      const env = services[name]!.environment!;
+      expect(new URL(env.NATS_URL!).hostname).toBe("nats");
+      expect(services[new URL(env.NATS_URL!).hostname]).toBeDefined();
+      expect(services[name]!.build).toBeDefined();
+      expect(services[name]!.command?.[0]).toBe(name);
+    }
+    expect(new URL(services.gateway!.environment!.MQTT_URL!).hostname).toBe("mosquitto");
+    expect(new URL(services.processor!.environment!.INFLUX_URL!).hostname).toBe("influxdb");
+    // Processors scale: no fixed name or host port.
+    expect(services.processor!.container_name).toBeUndefined();
+    expect(services.processor!.ports).toBeUndefined();
+    const cli = readFileSync(join(ROOT, "cli/main.ts"), "utf8");
+    for (const c of ["gateway", "processor"]) expect(cli).toMatch(new RegExp(`\\b${c}: \\(\\) => import`));
+  });
+
+  it("provisions Grafana from dashboards/", () => {
+    const g = services.grafana!;
+    const mounts = Object.fromEntries((g.volumes ?? []).map((v) => v.split(":")).map(([src, dst]) => [dst!, src!]));
+    expect(mounts["/etc/grafana/provisioning/datasources"]).toBe("./dashboards/provisioning/datasources");
+    expect(mounts["/etc/grafana/provisioning/dashboards"]).toBe("./dashboards/provisioning/dashboards");
+    const provider = parse(readFileSync(join(ROOT, "dashboards/provisioning/dashboards/fleetstream.yaml"), "utf8")) as { providers: Array<{ options: { path: string } }> };
+    expect(mounts[provider.providers[0]!.options.path]).toBe("./dashboards/json");
+    // The datasource file's ${VARS} are set in Grafana's environment.
+    const ds = readFileSync(join(ROOT, "dashboards/provisioning/datasources/fleetstream.yaml"), "utf8");
+    for (const [, v] of ds.matchAll(/\$\{([A-Z0-9_]+)\}/g)) expect(Object.keys(g.environment!), `grafana env ${v}`).toContain(v);
+    expect(g.environment!.GF_SECURITY_ADMIN_PASSWORD).toBe("${GRAFANA_ADMIN_PASSWORD}");
+  });
+
+  it("scrapes the gateway and processor services' /metrics port", () => {
+    const prom = parse(readFileSync(join(ROOT, "deploy/prometheus/prometheus.yml"), "utf8")) as { scrape_configs: Array<{ job_name: string; dns_sd_configs?: Array<{ names: string[]; port: number }> }> };
+    const targets = prom.scrape_configs.flatMap((c) => c.dns_sd_configs ?? []);
+    expect(targets.flatMap((t) => t.names).sort()).toEqual(["gateway", "processor"]);
+    for (const t of targets) expect(t.port).toBe(9464);
+    const dockerfile = readFileSync(join(ROOT, "deploy/Dockerfile"), "utf8");
+    expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
+    expect(dockerfile).toMatch(/FLEETSTREAM_HTTP_PORT=9464/);
+  });
+
+  it("ships shell scripts that parse", () => {
+    execFileSync("sh", ["-n", join(ROOT, "deploy/mosquitto/entrypoint.sh")]);
+    execFileSync("bash", ["-n", join(ROOT, "deploy/influxdb/init-dbrp.sh")]);
+  });
+});
+
+describe("deploy configs on the real servers", () => {
+  it("nats-server accepts nats.conf and nats-mqtt.conf", () => {
+    for (const f of ["nats.conf", "nats-mqtt.conf"]) {
+      const out = execFileSync(binaries.natsServer(), ["-t", "-c", f], {
+        cwd: join(ROOT, "deploy/nats"),
+        env: { ...process.env, NATS_USER: envExample.NATS_USER, NATS_PASS: envExample.NATS_PASS },
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      expect(out + "").toBeDefined();
+    }
+  });
+
+  it("Mosquitto with mosquitto.conf requires the .env credentials and keeps >1000 queued QoS 1 messages for an offline session", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fleetstream-mosq-conf-"));
+    const port = await freePort();
+    const passwd = join(dir, "passwd");
+    writeFileSync(passwd, "");
+    execFileSync("mosquitto_passwd", ["-b", passwd, envExample.MQTT_USERNAME!, envExample.MQTT_PASSWORD!]);
+    // Started as root, Mosquitto drops to its own user before reading these (the image's entrypoint chowns them).
+    chmodSync(dir, 0o777);
+    chmodSync(passwd, 0o644);
+    const conf = readFileSync(join(ROOT, "deploy/mosquitto/mosquitto.conf"), "utf8")
+      .replace(/^listener .*$/m, `listener ${port} 127.0.0.1`)
+      .replace(/^password_file .*$/m, `password_file ${passwd}`)
+      .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`)
+      .replace(/^log_dest .*$/m, "log_dest stderr");
+    writeFileSync(join(dir, "mosquitto.conf"), conf);
+    const proc = spawnManaged(binaries.mosquitto(), ["-c", join(dir, "mosquitto.conf")]);
+    const url = `mqtt://127.0.0.1:${port}`;
+    const creds = { username: envExample.MQTT_USERNAME, password: envExample.MQTT_PASSWORD, protocolVersion: 4 as const, reconnectPeriod: 0 };
+    try {
+      await waitForPort(port).catch((e: Error) => {
+        throw new Error(`${e.message}\n${proc.output()}`);
+      });
+      await expect(connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 })).rejects.toThrow(/Not authorized|Bad User/i);
+      // A persistent subscriber goes away; 3000 QoS 1 messages arrive meanwhile (default queue: 1000).
+      const sub = await connectAsync(url, { ...creds, clientId: "conf-sub", clean: false });
+      await sub.subscribeAsync("devices/+/telemetry", { qos: 1 });
+      await sub.endAsync();
+      const pub = await connectAsync(url, { ...creds, clientId: "conf-pub" });
+      await Promise.all(Array.from({ length: 3000 }, (_, i) => pub.publishAsync(`devices/d${i % 7}/telemetry`, `{"seq":${i}}`, { qos: 1 })));
+      await pub.endAsync();
+      const got = new Set<string>();
+      // Listen before the session resumes: the queued messages flow right after CONNACK.
+      const back = connect(url, { ...creds, clientId: "conf-sub", clean: false });
+      back.on("message", (_t, p) => got.add(p.toString()));
+      const end = Date.now() + 15_000;
+      while (got.size < 3000 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await back.endAsync();
+      expect(got.size).toBe(3000);
+    } finally {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
