@@ -44,12 +44,16 @@ export function headersToObject(h: MsgHdrs | undefined): Record<string, string> 
 
 /**
  * A DLQ record's id is deterministic so that a re-processed reject does not land twice:
- * stage, reason, origin and bytes.
+ * stage, reason, origin and bytes (and the event id, when the record has CloudEvents headers).
  */
 export function dlqRecordId(rec: DlqRecord): string {
   const h = createHash("sha256");
   h.update(`${rec.stage}\u0000${rec.reason}\u0000${rec.topic ?? rec.subject ?? ""}\u0000${rec.target ?? ""}\u0000${rec.index ?? ""}\u0000`);
   h.update(rec.original);
+  // Two events can share bytes and subject (the time travels in headers): their event ids keep
+  // their records apart. Records without headers (gateway) keep the id they always had.
+  const ceId = rec.headers?.["ce-id"];
+  if (ceId) h.update(`\u0000ce-id:${ceId}`);
   return `dlq:${h.digest("hex").slice(0, 32)}`;
 }
 
