@@ -5,7 +5,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const child = spawn(process.execPath, ["--import", "tsx", join(root, "cli/main.ts"), ...process.argv.slice(2)], {
+// Resolved from this file, so the command works from any working directory.
+const tsx = import.meta.resolve("tsx");
+const child = spawn(process.execPath, ["--import", tsx, join(root, "cli/main.ts"), ...process.argv.slice(2)], {
   stdio: "inherit",
 });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));

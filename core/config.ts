@@ -336,3 +336,20 @@ export function redactConfig(cfg: unknown): unknown {
 export function redactUrl(s: string): string {
   return s.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@/\s]+@/i, "$1***@");
 }
+
+/**
+ * True when the user chose a NATS server (NATS_URL, NATS_URL_FILE or `nats.url` in the file);
+ * `fleetstream start` runs a local nats-server otherwise.
+ */
+export function natsUrlConfigured(opts: LoadOptions = {}): boolean {
+  const env = opts.env ?? process.env;
+  if (env.NATS_URL || env.NATS_URL_FILE) return true;
+  const path = opts.path ?? env.FLEETSTREAM_CONFIG;
+  if (!path) return false;
+  try {
+    const raw = parseYaml(readFileSync(path, "utf8")) as { nats?: { url?: string } } | null;
+    return !!raw?.nats?.url;
+  } catch {
+    return false; // loadConfig reports the file's problem with its key
+  }
+}
