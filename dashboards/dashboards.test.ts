@@ -11,6 +11,12 @@ import { expandInfluxQl, listPanelQueries, loadDashboards } from "./queries.ts";
 import { samplePoints } from "./sample_points.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith(".ts") && !e.name.endsWith(".test.ts") ? [join(dir, e.name)] : [],
+  );
+}
 const dashboards = loadDashboards();
 const queries = listPanelQueries(dashboards);
 
@@ -72,6 +78,14 @@ describe("dashboard files", () => {
         .filter((n) => !KEYWORDS.has(n));
       expect(metrics.length, `${q.panelTitle}: ${q.query}`).toBeGreaterThan(0);
       for (const n of metrics) expect(n, `${q.panelTitle}: ${q.query}`).toMatch(/^fleetstream_(gateway|processor|sink|fanout|process)_/);
+    }
+    // Each metric is defined by the code that exports it (a renamed metric fails here, not silently on a dashboard).
+    const sources = ["gateway", "processors", "core"].flatMap((d) => sourceFiles(join(HERE, "..", d))).map((f) => readFileSync(f, "utf8")).join("\n");
+    const names = new Set(prom.flatMap((q) => [...q.query.matchAll(/fleetstream_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ""))));
+    for (const n of names) {
+      if (n.startsWith("fleetstream_process_")) continue; // prom-client default metrics, prefixed in core/metrics.ts
+      const rest = n.replace(/^fleetstream_[a-z]+_/, "");
+      expect(sources.includes(n) || sources.includes(`}${rest}\``), `${n} is not defined in gateway/, processors/ or core/`).toBe(true);
     }
     const prefixes = new Set(prom.flatMap((q) => [...q.query.matchAll(/fleetstream_([a-z]+)_/g)].map((m) => m[1])));
     for (const p of ["gateway", "processor", "sink", "fanout"]) expect(prefixes).toContain(p);
