@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { connect, connectAsync } from "mqtt";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { loadConfig } from "../core/config.ts";
 import { binaries, freePort, spawnManaged, waitForPort } from "../testing/mod.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -37,7 +38,7 @@ const interpolate = (s: string) => s.replace(/\$\{([A-Z0-9_]+)(?::?-[^}]*)?\}/g,
 
 describe("compose.yaml", () => {
   it("has the cloud services, each with a healthcheck", () => {
-    for (const name of ["nats", "mosquitto", "influxdb", "grafana", "prometheus", "gateway", "processor"]) {
+    for (const name of ["nats", "mosquitto", "influxdb", "grafana", "prometheus", "gateway", "processor", "sink", "fanout"]) {
       expect(services[name], name).toBeDefined();
       expect(services[name]!.healthcheck?.test.length, `${name} healthcheck`).toBeGreaterThan(0);
     }
@@ -55,7 +56,8 @@ describe("compose.yaml", () => {
     }
     expect(edges).toBeGreaterThanOrEqual(6);
     expect(Object.keys(services.gateway!.depends_on!)).toEqual(expect.arrayContaining(["nats", "mosquitto"]));
-    expect(Object.keys(services.processor!.depends_on!)).toEqual(expect.arrayContaining(["nats", "influxdb"]));
+    expect(Object.keys(services.processor!.depends_on!)).toEqual(expect.arrayContaining(["nats"]));
+    expect(Object.keys(services.sink!.depends_on!)).toEqual(expect.arrayContaining(["nats", "influxdb"]));
   });
 
   it("publishes every host port once", () => {
@@ -106,7 +108,7 @@ describe("compose.yaml", () => {
   });
 
   it("points the gateway and processors at the nats service (and Mosquitto, InfluxDB)", () => {
-    for (const name of ["gateway", "processor"]) {
+    for (const name of ["gateway", "processor", "sink", "fanout"]) {
       const env = services[name]!.environment!;
       expect(new URL(env.NATS_URL!).hostname).toBe("nats");
       expect(services[new URL(env.NATS_URL!).hostname]).toBeDefined();
@@ -114,12 +116,13 @@ describe("compose.yaml", () => {
       expect(services[name]!.command?.[0]).toBe(name);
     }
     expect(new URL(services.gateway!.environment!.MQTT_URL!).hostname).toBe("mosquitto");
-    expect(new URL(services.processor!.environment!.INFLUX_URL!).hostname).toBe("influxdb");
+    expect(new URL(services.sink!.environment!.INFLUX_URL!).hostname).toBe("influxdb");
+    expect(services.sink!.environment!.INFLUX_TOKEN).toBe("${INFLUX_TOKEN}");
     // Processors scale: no fixed name or host port.
     expect(services.processor!.container_name).toBeUndefined();
     expect(services.processor!.ports).toBeUndefined();
     const cli = readFileSync(join(ROOT, "cli/main.ts"), "utf8");
-    for (const c of ["gateway", "processor"]) expect(cli).toMatch(new RegExp(`\\b${c}: \\(\\) => import`));
+    for (const c of ["gateway", "processor", "sink", "fanout"]) expect(cli).toMatch(new RegExp(`\\b${c}: \\(\\) => import`));
   });
 
   it("provisions Grafana from dashboards/", () => {
@@ -138,11 +141,33 @@ describe("compose.yaml", () => {
   it("scrapes the gateway and processor services' /metrics port", () => {
     const prom = parse(readFileSync(join(ROOT, "deploy/prometheus/prometheus.yml"), "utf8")) as { scrape_configs: Array<{ job_name: string; dns_sd_configs?: Array<{ names: string[]; port: number }> }> };
     const targets = prom.scrape_configs.flatMap((c) => c.dns_sd_configs ?? []);
-    expect(targets.flatMap((t) => t.names).sort()).toEqual(["gateway", "processor"]);
+    expect(targets.flatMap((t) => t.names).sort()).toEqual(["fanout", "gateway", "processor", "processor-b", "sink"]);
     for (const t of targets) expect(t.port).toBe(9464);
     const dockerfile = readFileSync(join(ROOT, "deploy/Dockerfile"), "utf8");
     expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
     expect(dockerfile).toMatch(/FLEETSTREAM_HTTP_PORT=9464/);
+  });
+
+  it("splits partitions between processors: one owner each, all covered (default and with deploy/compose.processors.yaml)", () => {
+    const parts = (cmd: string[] | undefined) => interpolate(cmd![cmd!.indexOf("--partitions") + 1]!).split(",").map(Number);
+    expect(parts(services.processor!.command)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const override = parse(readFileSync(join(ROOT, "deploy/compose.processors.yaml"), "utf8")) as { services: Record<string, Service> };
+    const split = [parts(override.services.processor!.command), parts(override.services["processor-b"]!.command)];
+    expect(split.flat().sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const b = override.services["processor-b"]!;
+    expect(b.environment).toEqual(services.processor!.environment);
+    expect(b.image).toBe(services.processor!.image);
+    for (const v of b.volumes ?? []) expect(existsSync(join(ROOT, v.split(":")[0]!))).toBe(true);
+    for (const dep of Object.keys(b.depends_on ?? {})) expect(services[dep]?.healthcheck).toBeDefined();
+    expect(b.healthcheck).toEqual(services.processor!.healthcheck);
+    const streamsCfg = parse(readFileSync(join(ROOT, "deploy/fleetstream.yaml"), "utf8")) as { streams: { partitions: number } };
+    expect(streamsCfg.streams.partitions).toBe(8);
+  });
+
+  it("ships a deploy/fleetstream.yaml that the config loader accepts", () => {
+    const cfg = loadConfig({ path: join(ROOT, "deploy/fleetstream.yaml"), env: { NATS_URL: "nats://nats:4222", MQTT_URL: "mqtt://mosquitto:1883" } });
+    expect(cfg.intake).toBe("broker");
+    expect(cfg.streams.partitions).toBe(8);
   });
 
   it("ships shell scripts that parse", () => {
