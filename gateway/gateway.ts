@@ -13,7 +13,7 @@ import { subjects } from "../core/subjects.ts";
 import { GatewayStateError } from "./errors.ts";
 import type { Intake } from "./intake.ts";
 import { brokerIntakeOptions, createBrokerIntake } from "./intake_broker.ts";
-import { createNatsIntake, natsIntakeOptions } from "./intake_nats.ts";
+import { createNatsIntake, natsIntakeOptions, type NatsIntakeOptions } from "./intake_nats.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { createNormalizer } from "./normalizer.ts";
 import { createEventStore } from "./store.ts";
@@ -29,6 +29,8 @@ export interface GatewayDeps {
 export interface GatewayOptions {
   /** How long `stop()` waits for in-flight messages before leaving them unacknowledged. */
   drainTimeout: number;
+  /** Overrides of the nats intake's options (e.g. `{ useMqttMsgs: false }` in benchmarks). */
+  natsIntake?: Partial<NatsIntakeOptions>;
 }
 
 export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = { drainTimeout: 10_000 };
@@ -102,7 +104,7 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
       intake =
         cfg.intake === "broker"
           ? createBrokerIntake({ handle, log, clock, onReceive }, brokerIntakeOptions(cfg))
-          : createNatsIntake({ nc, handle, log, onReceive }, natsIntakeOptions(cfg));
+          : createNatsIntake({ nc, handle, log, onReceive }, { ...natsIntakeOptions(cfg), ...opts.natsIntake });
       state = "running";
       await intake.start();
       log.info("gateway started", { gatewayId: cfg.gatewayId, routes: cfg.routes.map((r) => r.filter) });
