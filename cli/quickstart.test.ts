@@ -17,7 +17,7 @@ describe("README quick start", () => {
 
   it("fleetstream start --simulate produces windows from simulated readings", async () => {
     const data = tempDir("quickstart");
-    const env = { ...process.env, FLEETSTREAM_HTTP_PORT: "0" };
+    const env: NodeJS.ProcessEnv = { ...process.env, FLEETSTREAM_HTTP_PORT: "0" };
     for (const k of ["NATS_URL", "MQTT_URL", "INFLUX_URL", "FLEETSTREAM_CONFIG"]) delete env[k];
     const child = spawn(process.execPath, [`${ROOT}/bin/fleetstream.js`, "start", "--simulate", "--devices", "5", "--duration", "75s", "--data", data], {
       cwd: data,
