@@ -120,13 +120,18 @@ describe("simulator over Mosquitto", () => {
 
   it("stops early on stop() and resolves with what was sent", async () => {
     const sim = createSimulator(fromConfig({ url: mq.url, sensors: 2, vehicles: 0, rate: 10, seed: 1, progressInterval: 0, write: () => {} }));
+    expect(sim.stats().sent).toBe(0);
     const done = sim.run();
     await new Promise((r) => setTimeout(r, 700));
+    const mid = sim.stats();
+    expect(mid.sent).toBeGreaterThan(0);
+    expect(mid.elapsedMs).toBeGreaterThan(0);
     sim.stop();
     const s = await done;
     expect(s.stopped).toBe(true);
     expect(s.sent).toBeGreaterThan(4);
     expect(s.sent).toBeLessThan(40);
+    expect(sim.stats()).toEqual(s);
   });
 
   it("fails with a clear error when the broker is not there", async () => {

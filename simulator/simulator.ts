@@ -35,6 +35,8 @@ export interface Simulator {
   run(): Promise<SimulatorSummary>;
   /** Ends the run early; `run()` then resolves with what was done. */
   stop(): void;
+  /** The counts so far (a copy); all zero before `run()`. */
+  stats(): SimulatorSummary;
 }
 
 /** Dependencies a test may replace: the clock that picks `startTs` and the MQTT connect function. */
@@ -69,9 +71,13 @@ export function createSimulator(opts: SimulatorOptions, deps: SimulatorDeps = {}
       };
     });
 
+  const empty = (startTs: number): SimulatorSummary => ({ seed: opts.seed, startTs, sent: 0, acked: 0, errors: 0, events: 0, batches: 0, duplicates: 0, malformed: 0, delayed: 0, buffered: 0, elapsedMs: 0, rate: 0, stopped: false });
+  let current = empty(opts.startTs ?? 0);
+  let startedAt: number | undefined;
+
   async function run(): Promise<SimulatorSummary> {
     const startTs = opts.startTs ?? clock.now();
-    const s: SimulatorSummary = { seed: opts.seed, startTs, sent: 0, acked: 0, errors: 0, events: 0, batches: 0, duplicates: 0, malformed: 0, delayed: 0, buffered: 0, elapsedMs: 0, rate: 0, stopped: false };
+    const s = (current = empty(startTs));
     let client: MqttClient;
     try {
       client = await connect(opts.url, {
@@ -91,6 +97,7 @@ export function createSimulator(opts: SimulatorOptions, deps: SimulatorDeps = {}
 
     let inFlight = 0;
     const t0 = performance.now();
+    startedAt = t0;
     let lastTick = { t: t0, acked: 0 };
     const progress = () => {
       const now = performance.now();
@@ -151,11 +158,20 @@ export function createSimulator(opts: SimulatorOptions, deps: SimulatorDeps = {}
     write(
       `simulate: done seed=${s.seed} startTs=${s.startTs} sent=${s.sent} acked=${s.acked} errors=${s.errors} events=${s.events} batches=${s.batches} duplicates=${s.duplicates} malformed=${s.malformed} delayed=${s.delayed} buffered=${s.buffered} elapsed=${(s.elapsedMs / 1000).toFixed(1)}s rate=${s.rate}/s${s.stopped ? " (stopped)" : ""}`,
     );
-    return s;
+    startedAt = undefined;
+    return { ...s };
   }
 
   return {
     run,
+    stats() {
+      const out = { ...current };
+      if (startedAt !== undefined) {
+        out.elapsedMs = Math.round(performance.now() - startedAt);
+        out.rate = Math.round((out.acked * 1000) / Math.max(1, out.elapsedMs));
+      }
+      return out;
+    },
     stop() {
       stopped = true;
       wake?.();
