@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { fromConfig } from "../simulator/options.ts";
 import { planMessages } from "../simulator/plan.ts";
 import { createInfluxDb, influxQl, startInfluxDb1, type StoreHandle } from "../testing/mod.ts";
-import { expandInfluxQl, listPanelQueries, loadDashboards } from "./queries.ts";
+import { expandInfluxQl, findEmptyPanels, listPanelQueries, loadDashboards } from "./queries.ts";
 import { samplePoints } from "./sample_points.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -131,16 +131,15 @@ describe("InfluxQL panel queries on InfluxDB 1.6", () => {
     const influxQueries = queries.filter((q) => q.language === "influxql");
     expect(influxQueries.length).toBeGreaterThanOrEqual(20);
     const ctx = { from: startTs - 60_000, to: startTs + 25 * 60_000, device: "sensor-0002", vars: { vehicle: "vehicle-0001", window: "tumbling_1m", metric: "temperature" } };
-    const empty: string[] = [];
-    for (const q of influxQueries) {
-      const text = expandInfluxQl(q.query, ctx);
-      const series = await influxQl(influx.url, DB, text).catch((e: Error) => {
-        throw new Error(`${q.dashboardUid} / ${q.panelTitle}: ${e.message}\n${text}`);
-      });
-      const values = series.flatMap((s) => s.values.map((row) => row.slice(s.columns[0] === "time" ? 1 : 0)));
-      if (!values.some((row) => row.some((v) => v !== null))) empty.push(`${q.dashboardUid} / ${q.panelTitle}: ${text}`);
-    }
+    const empty = await findEmptyPanels((q) => influxQl(influx.url, DB, q), ctx, influxQueries);
     expect(empty).toEqual([]);
+  });
+
+  it("reports a panel whose data is missing", async () => {
+    const ctx = { from: startTs, to: startTs + 60_000, device: "no-such-device", vars: { vehicle: "no-such-vehicle", window: "tumbling_1m", metric: "temperature" } };
+    const empty = await findEmptyPanels((q) => influxQl(influx.url, DB, q), ctx, queries.filter((q) => q.dashboardUid === "fleetstream-device"));
+    expect(empty.some((e) => e.startsWith("fleetstream-device / temperature (raw)"))).toBe(true);
+    await expect(findEmptyPanels((q) => influxQl(influx.url, DB, q), ctx, [{ ...queries[0]!, language: "influxql", query: "SELEC nonsense" }])).rejects.toThrow(/fleetstream-\w+ \/ .*error parsing query/);
   });
 
   it("a window panel returns the aggregates of the raw readings", async () => {

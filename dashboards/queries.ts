@@ -138,3 +138,32 @@ export function expandInfluxQl(query: string, ctx: MacroContext): string {
   });
   return q;
 }
+
+/** One series of an InfluxQL answer (the shape of `/query` JSON and of testing's `influxQl`). */
+export interface InfluxSeries {
+  name?: string;
+  columns: string[];
+  values: unknown[][];
+}
+
+/**
+ * Runs every InfluxQL query of the dashboards (expanded with `ctx`) through `run` and lists those that
+ * returned no non-null value, as `<dashboard uid> / <panel title>: <query>`. A query the server refuses
+ * rejects the promise with the panel named.
+ * @example expect(await findEmptyPanels((q) => influxQl(url, "fleetstream", q), { from, to, device: "sensor-0001" })).toEqual([])
+ */
+export async function findEmptyPanels(run: (query: string) => Promise<InfluxSeries[]>, ctx: MacroContext, queries: PanelQuery[] = listPanelQueries()): Promise<string[]> {
+  const empty: string[] = [];
+  for (const q of queries.filter((x) => x.language === "influxql")) {
+    const text = expandInfluxQl(q.query, ctx);
+    let series: InfluxSeries[];
+    try {
+      series = await run(text);
+    } catch (e) {
+      throw new Error(`${q.dashboardUid} / ${q.panelTitle}: ${(e as Error).message}\n${text}`, { cause: e });
+    }
+    const values = series.flatMap((s) => s.values.map((row) => row.slice(s.columns[0] === "time" ? 1 : 0)));
+    if (!values.some((row) => row.some((v) => v !== null))) empty.push(`${q.dashboardUid} / ${q.panelTitle}: ${text}`);
+  }
+  return empty;
+}
