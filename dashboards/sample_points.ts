@@ -3,6 +3,7 @@
  * simulator plan, without the pipeline: raw `sensor_reading`s, `location`s with distance and speed,
  * and tumbling `sensor_window`s. Dashboards tests load it to check that every panel finds data.
  */
+import { windowName } from "../core/results.ts";
 import { distanceM } from "../simulator/geo.ts";
 import type { PlannedMessage } from "../simulator/plan.ts";
 
@@ -21,12 +22,12 @@ const line = (measurement: string, tags: Record<string, string>, fields: Record<
 
 /**
  * Points for every distinct event of a plan. Events without a device time (zigbee2mqtt) get the time
- * they were due to be sent; windows are tumbling, of `windowMs` (default 1 minute, tag `tumbling_1m`).
+ * they were due to be sent; windows are tumbling, of `windowMs` (default 1 minute, tag `tumbling_1m` from core's `windowName`).
  * @example const lines = samplePoints(plan, startTs); await fetch(`${url}/write?db=x&precision=ms`, { method: "POST", body: lines.join("\n") })
  */
 export function samplePoints(plan: readonly PlannedMessage[], startTs: number, windowMs = 60_000): string[] {
   const out: string[] = [];
-  const windowTag = windowMs % 60_000 === 0 ? `tumbling_${windowMs / 60_000}m` : `tumbling_${windowMs / 1000}s`;
+  const windowTag = windowName({ type: "tumbling", size: windowMs });
   const windows = new Map<string, { device: string; metric: string; start: number; values: Array<{ ts: number; v: number }> }>();
   const fixes = new Map<string, Array<{ ts: number; lat: number; lon: number; alt: number; speed: number; heading: number; accuracy: number }>>();
   for (const m of plan) {
