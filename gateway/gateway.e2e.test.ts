@@ -1,4 +1,4 @@
-// Proves: 10,000 mixed QoS 1 messages (all decoders, batches, re-sends, every gateway reject kind) through Mosquitto (broker intake, MQTT 5) and through nats-server's MQTT listener (nats intake) leave exactly the expected distinct events in TELEMETRY/LOCATION and exactly the rejects, with their reasons, in the DLQ.
+// Proves: 10,000 mixed QoS 1 messages (all decoders, batches, re-sends, every gateway reject kind) through Mosquitto (broker intake, MQTT 5; also split by a shared subscription) and through nats-server's MQTT listener (nats intake) leave exactly the expected distinct events in TELEMETRY/LOCATION and exactly the rejects, with their reasons, in the DLQ.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -84,6 +84,41 @@ describe("gateway end to end", () => {
     await verify(nc, cfg, w, registry);
     await gw.stop();
     expect(gw.ready()).toBe(false);
+  });
+
+  it("broker intake, shared subscription: two gateways split the load, every message stored once", async () => {
+    const cfgFor = (id: string) =>
+      loadConfig({
+        env: {},
+        overrides: {
+          intake: "broker",
+          gatewayId: id,
+          nats: { url: ns.url },
+          mqtt: { url: mosq.url, protocolVersion: 5, sharedGroup: "fleet" },
+          streams: { prefix: "E2ES_", subjectRoot: "e2es" },
+          routes: [{ filter: "devices/+/telemetry", decoder: "canonical_reading" }],
+        },
+      });
+    const cfgs = [cfgFor("gwa"), cfgFor("gwb")];
+    await ensureStreams(nc, cfgs[0]!);
+    const registries = cfgs.map(() => createRegistry());
+    const gws = cfgs.map((cfg, i) => createGateway({ nc, cfg, log: silentLogger, registry: registries[i]! }));
+    await Promise.all(gws.map((g) => g.start()));
+    const messages = Array.from({ length: 4000 }, (_, i) => ({ topic: `devices/s${i % 10}/telemetry`, payload: Buffer.from(JSON.stringify({ seq: i, metrics: { v: i } })) }));
+    const dev = await connectMqtt(mosq.url, { protocolVersion: 5, clientId: "dev-e2e-s" });
+    await sendQos1(dev, messages);
+    await dev.endAsync();
+    const tel = streamNames(cfgs[0]!).telemetry;
+    expect(await waitForCount(nc, tel, 4000, 20_000)).toBe(4000);
+    const ids = new Set((await readStream(nc, tel)).map((m) => m.headers["ce-id"]));
+    expect(ids).toEqual(new Set(messages.map((_, i) => `s${i % 10}:s${i}`)));
+    const received = await Promise.all(
+      registries.map(async (r) => (await r.getSingleMetric("fleetstream_gateway_received_total")!.get()).values.reduce((a, v) => a + v.value, 0)),
+    );
+    expect(received[0]).toBeGreaterThan(0);
+    expect(received[1]).toBeGreaterThan(0);
+    expect(received[0]! + received[1]!).toBe(4000);
+    await Promise.all(gws.map((g) => g.stop()));
   });
 
   it("nats intake (nats-server MQTT listener, 3.1.1): exactly the valid distinct events and the rejects", async () => {
