@@ -1,7 +1,7 @@
 /**
  * `eventTimeWindow`: per-device event-time windows as an RxJS operator over {@link DeviceWindows}.
  */
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerAction, type SchedulerLike, type Subscription } from "rxjs";
+import { asyncScheduler, Observable, type Observable as Obs, type OperatorFunction, type SchedulerAction, type SchedulerLike, type Subscription } from "rxjs";
 import type { SensorReadingData } from "../../core/results.ts";
 import { DEFAULT_WINDOW_OPTIONS, DeviceWindows, type WindowOptions } from "../state/device_windows.ts";
 import type { ProcessorItem } from "../state/events.ts";
@@ -16,6 +16,8 @@ export interface EventTimeWindowOptions extends WindowOptions {
   /** Per-device state; pass your own to checkpoint it. */
   store?: Map<string, DeviceWindows>;
   onTouch?: (device: string) => void;
+  /** External trigger for the idle check, replacing the internal timer (see reorderBySeq). */
+  tick?: Obs<unknown>;
 }
 
 export const DEFAULT_EVENT_TIME_WINDOW_OPTIONS: EventTimeWindowOptions = {
@@ -50,7 +52,7 @@ export function eventTimeWindow(options: Partial<EventTimeWindowOptions> = {}): 
       const flushOut = () => {
         while (out.length > 0) subscriber.next(out.shift()!);
       };
-      const tick = function (this: SchedulerAction<unknown>) {
+      const check = () => {
         const now = opts.scheduler.now();
         for (const device of open) {
           const w = store.get(device)!;
@@ -60,10 +62,14 @@ export function eventTimeWindow(options: Partial<EventTimeWindowOptions> = {}): 
           if (!w.hasDirty) open.delete(device);
         }
         flushOut();
+      };
+      const tick = function (this: SchedulerAction<unknown>) {
+        check();
         if (open.size > 0) this.schedule(undefined, opts.tickMs);
         else timer = undefined;
       };
-      if (open.size > 0) timer = opts.scheduler.schedule(tick, opts.tickMs);
+      const external = opts.tick?.subscribe(check);
+      if (open.size > 0 && !external) timer = opts.scheduler.schedule(tick, opts.tickMs);
       const sub = source.subscribe({
         next(item) {
           if (item.kind !== "event") {
@@ -83,7 +89,7 @@ export function eventTimeWindow(options: Partial<EventTimeWindowOptions> = {}): 
           }
           opts.onTouch?.(ev.device);
           open.add(ev.device);
-          timer ??= opts.scheduler.schedule(tick, opts.tickMs);
+          if (!external) timer ??= opts.scheduler.schedule(tick, opts.tickMs);
           flushOut();
         },
         error: (e) => subscriber.error(e),
@@ -102,6 +108,7 @@ export function eventTimeWindow(options: Partial<EventTimeWindowOptions> = {}): 
       return () => {
         sub.unsubscribe();
         timer?.unsubscribe();
+        external?.unsubscribe();
       };
     });
 }

@@ -1,7 +1,7 @@
 /**
  * `reorderBySeq`: per-device ordering and de-duplication as an RxJS operator over {@link Sequencer}.
  */
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerAction, type SchedulerLike, type Subscription } from "rxjs";
+import { asyncScheduler, Observable, type Observable as Obs, type OperatorFunction, type SchedulerAction, type SchedulerLike, type Subscription } from "rxjs";
 import type { InputEvent, ProcessorItem } from "../state/events.ts";
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from "../state/sequencer.ts";
 
@@ -16,6 +16,11 @@ export interface ReorderBySeqOptions<D> extends SequencerOptions {
   store?: Map<string, Sequencer<D>>;
   /** Called whenever a device's state changed (to mark it for the next checkpoint). */
   onTouch?: (device: string) => void;
+  /**
+   * External trigger for the timeout check, replacing the internal timer: a checkpointing caller
+   * runs processing-time rules only where it can record their effects.
+   */
+  tick?: Obs<unknown>;
 }
 
 export const DEFAULT_REORDER_BY_SEQ_OPTIONS: ReorderBySeqOptions<unknown> = {
@@ -45,7 +50,7 @@ export function reorderBySeq<D>(options: Partial<ReorderBySeqOptions<D>> = {}): 
       const emit = (items: ProcessorItem<D>[]) => {
         for (const it of items) subscriber.next(it);
       };
-      const tick = function (this: SchedulerAction<unknown>) {
+      const check = () => {
         const now = opts.scheduler.now();
         for (const device of waiting) {
           const s = store.get(device)!;
@@ -54,12 +59,16 @@ export function reorderBySeq<D>(options: Partial<ReorderBySeqOptions<D>> = {}): 
           if (s.pending === 0) waiting.delete(device);
           emit(items);
         }
+      };
+      const tick = function (this: SchedulerAction<unknown>) {
+        check();
         if (waiting.size > 0) this.schedule(undefined, opts.tickMs);
         else timer = undefined;
       };
       // A restored store may hold events waiting for a gap: their timeout runs again.
       for (const [d, s] of store) if (s.pending > 0) waiting.add(d);
-      if (waiting.size > 0) timer = opts.scheduler.schedule(tick, opts.tickMs);
+      const external = opts.tick?.subscribe(check);
+      if (waiting.size > 0 && !external) timer = opts.scheduler.schedule(tick, opts.tickMs);
       const sub = source.subscribe({
         next(ev) {
           let s = store.get(ev.device);
@@ -71,7 +80,7 @@ export function reorderBySeq<D>(options: Partial<ReorderBySeqOptions<D>> = {}): 
           opts.onTouch?.(ev.device);
           if (s.pending > 0) {
             waiting.add(ev.device);
-            timer ??= opts.scheduler.schedule(tick, opts.tickMs);
+            if (!external) timer ??= opts.scheduler.schedule(tick, opts.tickMs);
           }
           emit(items);
         },
@@ -90,6 +99,7 @@ export function reorderBySeq<D>(options: Partial<ReorderBySeqOptions<D>> = {}): 
       return () => {
         sub.unsubscribe();
         timer?.unsubscribe();
+        external?.unsubscribe();
       };
     });
 }

@@ -11,12 +11,17 @@
  * sequence is not above its device's checkpointed one was already applied and is skipped, the rest
  * are applied again from the checkpointed state and give the same results under the same
  * deterministic ids, which RESULTS de-duplicates.
+ *
+ * Processing-time rules (idle close, reorder timeout) are the one thing a replay would not repeat.
+ * They run only at the start of a checkpoint: their results go into that checkpoint as an outbox
+ * and are published once it is stored (and again after a restart), and results of later input are
+ * held back until then, so no published result ever depends on state a crash could forget.
  */
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subscription } from "rxjs";
 import type { WindowSpec } from "../../core/config.ts";
-import { headersToObject, publishDlq, toBase64 } from "../../core/dlq.ts";
+import { encodeDlq, headersToObject, toBase64 } from "../../core/dlq.ts";
 import type { DlqReason } from "../../core/errors.ts";
 import { rfc3339, toHeaders, type EventType } from "../../core/envelope.ts";
 import type { JsPublisher } from "../../core/js_publisher.ts";
@@ -94,6 +99,16 @@ interface DeviceCheckpoint {
   q: SequencerState;
   w?: DeviceWindowsState;
   l?: LocationTrackerState;
+  /** Outbox: results of processing-time rules, published after this checkpoint was stored. */
+  o?: Array<{ s: string; b: string; h: Record<string, string> }>;
+}
+
+/** A message to publish durably (result or DLQ record). */
+interface Outgoing {
+  device: string;
+  subject: string;
+  body: string;
+  headers: MsgHdrs;
 }
 
 export interface PartitionPipeline {
@@ -152,26 +167,34 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
     );
   };
 
+  /** Outputs of a processing-time tick are captured here; outputs after it wait in `held`. */
+  let capture: Outgoing[] | undefined;
+  let held: Outgoing[] | undefined;
+  const send = (o: Outgoing) => {
+    if (capture) capture.push(o);
+    else if (held) held.push(o);
+    else track(pub.publishDurably(o.subject, o.body, o.headers));
+  };
+
   const publishEvent = (subject: string, type: EventType, id: string, device: string, time: number, data: unknown) => {
     const h = toHeaders({ specversion: "1.0", id, source: opts.source, type, subject: device, time: rfc3339(time), datacontenttype: "application/json", data });
-    track(pub.publishDurably(subject, JSON.stringify(data), h));
+    send({ device, subject, body: JSON.stringify(data), headers: h });
     metrics.results.labels(type).inc();
   };
 
   const deadLetter = (reason: DlqReason, ev: InputEvent<unknown> | undefined, msg: JsMsg | undefined, error: string) => {
     const raw = ev?.raw ?? (msg ? { subject: msg.subject, headers: msg.headers, data: msg.data } : undefined);
-    track(
-      publishDlq(pub, subj, {
-        stage: "processor",
-        reason,
-        error,
-        subject: raw?.subject ?? (ev ? subj.input(kind, ev.device) : undefined),
-        headers: headersToObject(raw?.headers),
-        device: ev?.device,
-        receivedAt: new Date(deps.clock.now()).toISOString(),
-        original: toBase64(raw?.data ?? JSON.stringify(ev?.data ?? null)),
-      }),
-    );
+    const { headers, body } = encodeDlq({
+      stage: "processor",
+      reason,
+      error,
+      subject: raw?.subject ?? (ev ? subj.input(kind, ev.device) : undefined),
+      headers: headersToObject(raw?.headers),
+      device: ev?.device,
+      receivedAt: new Date(deps.clock.now()).toISOString(),
+      original: toBase64(raw?.data ?? JSON.stringify(ev?.data ?? null)),
+    });
+    send({ device: ev?.device ?? "", subject: subj.dlq("processor", reason), body, headers });
     metrics.dlq.labels(reason).inc();
   };
 
@@ -212,7 +235,8 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
   };
 
   const input = new Subject<InputEvent<unknown>>();
-  const sched = { scheduler: opts.scheduler, tickMs: opts.tickMs, onTouch: touch };
+  const tick$ = new Subject<void>();
+  const sched = { scheduler: opts.scheduler, tickMs: opts.tickMs, onTouch: touch, tick: tick$ };
   const sequenced = input.pipe(
     reorderBySeq<unknown>({ ...sched, store: seqStore, reorderBuffer: opts.reorderBuffer, reorderTimeout: opts.reorderTimeout, dedupeIds: opts.dedupeIds }),
   );
@@ -265,27 +289,55 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
     if (unacked >= opts.maxAckPending / 2 && !cpRunning) void checkpoint().catch(noop);
   };
 
-  const snapshot = (device: string): DeviceCheckpoint => ({
+  const snapshot = (device: string, outbox?: Outgoing[]): DeviceCheckpoint => ({
     s: applied.get(device) ?? 0,
-    q: (seqStore.get(device)?.toJSON() ?? { missing: [], buffer: [], ids: [] }) as SequencerState,
+    q: encodeSequencer(seqStore.get(device)?.toJSON() as SequencerState | undefined),
     w: winStore.get(device)?.toJSON(),
     l: locStore.get(device)?.toJSON(),
+    o: outbox?.map((x) => ({ s: x.subject, b: x.body, h: headersToObject(x.headers) ?? {} })),
   });
 
   const checkpointOnce = async () => {
     const t0 = performance.now();
+    // Processing-time rules, recorded in this checkpoint before anything they cause is published.
+    const outbox: Outgoing[] = [];
+    capture = outbox;
+    try {
+      tick$.next();
+    } finally {
+      capture = undefined;
+    }
+    const byDevice = new Map<string, Outgoing[]>();
+    for (const o of outbox) {
+      dirty.add(o.device);
+      if (!byDevice.has(o.device)) byDevice.set(o.device, []);
+      byDevice.get(o.device)!.push(o);
+    }
+    if (outbox.length > 0) held = [];
     const ackMsg = lastMsg;
     lastMsg = undefined;
     unacked = 0;
     const pubs = pending;
     pending = [];
     const entries: Array<[string, string]> = [];
-    for (const d of dirty) entries.push([keyPrefix + d, JSON.stringify(snapshot(d))]);
+    for (const d of dirty) entries.push([keyPrefix + d, JSON.stringify(snapshot(d, byDevice.get(d)))]);
     dirty.clear();
     if (!ackMsg && entries.length === 0 && pubs.length === 0) return;
-    await Promise.all(pubs);
-    if (failure) throw failure;
-    await deps.store.save(entries);
+    try {
+      await Promise.all(pubs);
+      if (failure) throw failure;
+      await deps.store.save(entries);
+    } finally {
+      // Outbox first, then what waited for it: publish order is RESULTS order.
+      const h = held ?? [];
+      held = undefined;
+      if (!failure) {
+        for (const o of outbox) send(o);
+        for (const o of h) send(o);
+      }
+      // Devices with an outbox are rewritten without it by the next checkpoint.
+      for (const d of byDevice.keys()) dirty.add(d);
+    }
     ackMsg?.ack();
     metrics.checkpointedDevices.inc(entries.length);
     metrics.checkpointDuration.observe((performance.now() - t0) / 1000);
@@ -325,7 +377,14 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
         const device = key.slice(keyPrefix.length);
         const cp = value as DeviceCheckpoint;
         applied.set(device, cp.s);
-        seqStore.set(device, new Sequencer(device, seqOpts, cp.q));
+        // An outbox may not have been published before the crash: publish it (again; ids dedupe).
+        for (const o of cp.o ?? []) {
+          const h = natsHeaders();
+          for (const [k, v] of Object.entries(o.h)) h.set(k, v);
+          send({ device, subject: o.s, body: o.b, headers: h });
+          dirty.add(device);
+        }
+        seqStore.set(device, new Sequencer(device, seqOpts, decodeSequencer(cp.q)));
         if (cp.w) winStore.set(device, new DeviceWindows(device, { windows: opts.windows, maxOutOfOrder: opts.maxOutOfOrder, allowedLateness: opts.allowedLateness, idleTimeout: opts.idleTimeout }, now, cp.w));
         if (cp.l) locStore.set(device, new LocationTracker(device, cp.l));
       }
@@ -356,5 +415,31 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
       pipeSub?.unsubscribe();
       await checkpoint();
     },
+  };
+}
+
+/** Buffered events keep their original bytes and headers, so a later DLQ record is the same after a restart. */
+function encodeSequencer(q: SequencerState | undefined): SequencerState {
+  if (!q) return { missing: [], buffer: [], ids: [] };
+  return {
+    ...q,
+    buffer: q.buffer.map(({ at, ev }) => {
+      const raw = ev.raw;
+      const enc = raw ? { subject: raw.subject, headers: headersToObject(raw.headers), data: toBase64(raw.data) } : undefined;
+      return { at, ev: { ...ev, raw: enc as never } };
+    }),
+  };
+}
+
+function decodeSequencer(q: SequencerState): SequencerState {
+  return {
+    ...q,
+    buffer: q.buffer.map(({ at, ev }) => {
+      const enc = ev.raw as unknown as { subject: string; headers?: Record<string, string>; data: string } | undefined;
+      if (!enc) return { at, ev };
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(enc.headers ?? {})) h.set(k, v);
+      return { at, ev: { ...ev, raw: { subject: enc.subject, headers: h, data: new Uint8Array(Buffer.from(enc.data, "base64")) } } };
+    }),
   };
 }

@@ -110,7 +110,8 @@ export class Sequencer<D = unknown> {
     return {
       next: this.next,
       missing: this.missing,
-      buffer: [...this.buffer.values()].map(({ at, ev }) => ({ at, ev: { ...ev, raw: undefined } })),
+      // `raw` is left for the caller to encode (it holds bytes and headers).
+      buffer: [...this.buffer.values()].map(({ at, ev }) => ({ at, ev })),
       ids: this.ids,
     };
   }
