@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, streamNames } from "../core/config.ts";
 import { ensureStreams } from "../core/streams.ts";
 import { freePort, removeDir, spawnManaged, startMosquitto, startNatsServer, tempDir, type ManagedProcess, type MosquittoHandle, type NatsServerHandle } from "../testing/mod.ts";
-import { connectMqtt, readStream, waitForCount, type WorkloadMessage } from "./test_workload.ts";
+import { connectMqtt, readStream, sendQos1, waitForCount, type WorkloadMessage } from "./test_workload.ts";
 
 const TOTAL = 20_000;
 const root = join(import.meta.dirname, "..");
@@ -68,42 +68,27 @@ describe("gateway crash", () => {
       payload: Buffer.from(JSON.stringify({ id: `m${i}`, ts: Date.now(), metrics: { v: i } })),
     }));
     const dev = await connectMqtt(mosq.url, { protocolVersion: 4, clientId: "dev-crash" });
-    const killAfter = 4000 + Math.floor(Math.random() * 10_000);
-    let acked = 0;
-    let killed: Promise<void> | undefined;
-    let storedAtKill = -1;
     const jsm = await jetstreamManager(nc);
     const names = streamNames(cfg);
-    await new Promise<void>((resolve, reject) => {
-      let next = 0;
-      let active = 0;
-      const pump = () => {
-        while (active < 200 && next < TOTAL) {
-          const m = messages[next++]!;
-          active++;
-          dev.publish(m.topic, m.payload, { qos: 1 }, (err) => {
-            active--;
-            if (err) return reject(err);
-            if (++acked === killAfter) {
-              killed = (async () => {
-                await gw!.kill();
-                storedAtKill = (await jsm.streams.info(names.telemetry)).state.messages;
-                gw = spawnGateway();
-                await waitReady(port, gw);
-              })();
-            }
-            if (acked === TOTAL) resolve();
-            else pump();
-          });
-        }
-      };
-      pump();
-    });
+    // Kill when a random share of the run is stored: the gateway is surely mid-stream then.
+    const killAt = 2000 + Math.floor(Math.random() * 14_000);
+    let storedAtKill = -1;
+    const killer = (async () => {
+      for (;;) {
+        const n = (await jsm.streams.info(names.telemetry)).state.messages;
+        if (n >= killAt) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await gw!.kill();
+      storedAtKill = (await jsm.streams.info(names.telemetry)).state.messages;
+      await new Promise((r) => setTimeout(r, 200));
+      gw = spawnGateway();
+      await waitReady(port, gw);
+    })();
+    const sent = sendQos1(dev, messages, 200);
+    await Promise.all([sent, killer]);
     await dev.endAsync();
-    expect(killed).toBeDefined();
-    await killed;
-    // The kill landed mid-run: some but not all messages were stored by then.
-    expect(storedAtKill).toBeGreaterThan(0);
+    expect(storedAtKill).toBeGreaterThanOrEqual(killAt);
     expect(storedAtKill).toBeLessThan(TOTAL);
     expect(await waitForCount(nc, names.telemetry, TOTAL, 45_000)).toBe(TOTAL);
     await new Promise((r) => setTimeout(r, 500));
@@ -116,7 +101,7 @@ describe("gateway crash", () => {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const received = Number(/^fleetstream_gateway_received_total\{intake="broker"\} (\d+)/m.exec(text)?.[1]);
     const duplicates = Number(/^fleetstream_gateway_duplicates_total (\d+)/m.exec(text)?.[1]);
-    console.log(`kill after ${killAfter} device PUBACKs; stored at kill ${storedAtKill}; restarted gateway received ${received}, duplicates ${duplicates}`);
+    console.log(`killed at ${storedAtKill} stored; restarted gateway received ${received}, duplicates ${duplicates}`);
     expect(received).toBeGreaterThanOrEqual(TOTAL - storedAtKill);
     await gw!.stop();
     expect(gw!.child.exitCode).toBe(0);
