@@ -1,0 +1,113 @@
+/**
+ * `npm run bench -- processor [--devices 1000] [--readings 200]`: windowed-aggregation throughput
+ * from a pre-filled TELEMETRY stream, beside the plain durable consume + ack rate of the same
+ * partitions in the same run, and peak RSS. Prints figures; asserts nothing.
+ */
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { parseArgs } from "node:util";
+import { loadConfig, streamNames, type Config } from "../core/config.ts";
+import { silentLogger } from "../core/logger.ts";
+import { createRegistry } from "../core/metrics.ts";
+import { connectNats } from "../core/nats.ts";
+import { ensureStreams } from "../core/streams.ts";
+import { subjects } from "../core/subjects.ts";
+import { buildFleet, publishFleet, waitForDrained } from "../processors/pipelines/fleet_fixture.ts";
+import { createProcessor } from "../processors/processor.ts";
+import { startNatsServer } from "../testing/nats_server.ts";
+
+function rssSampler() {
+  let peak = process.memoryUsage().rss;
+  const t = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 50);
+  return {
+    stop: () => {
+      clearInterval(t);
+      return Math.max(peak, process.memoryUsage().rss);
+    },
+  };
+}
+
+async function plainConsume(cfg: Config, nc: Awaited<ReturnType<typeof connectNats>>, total: number): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const subj = subjects(cfg.streams.subjectRoot, cfg.streams.partitions);
+  const stream = streamNames(cfg).telemetry;
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: cfg.streams.partitions }, async (_, p) => {
+      const name = `plain_${p}`;
+      await jsm.consumers.add(stream, { durable_name: name, filter_subject: subj.inputPartition("telemetry", p), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 5000 });
+      const info = await jsm.consumers.info(stream, name);
+      let left = info.num_pending;
+      if (left === 0) return;
+      const iter = await (await js.consumers.get(stream, name)).consume({ max_messages: 1000 });
+      for await (const m of iter) {
+        m.json();
+        m.ack();
+        done++;
+        if (--left === 0) break;
+      }
+      iter.stop();
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  if (done !== total) process.stdout.write(`  (plain consume saw ${done} of ${total})\n`);
+  return done / secs;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { devices: { type: "string" }, readings: { type: "string" } }, strict: false });
+  const devices = Number(values.devices ?? 1000);
+  const readings = Number(values.readings ?? 200);
+  const ns = await startNatsServer();
+  try {
+    const cfg = loadConfig({
+      env: {},
+      overrides: {
+        nats: { url: ns.url },
+        intake: "broker",
+        mqtt: { url: "mqtt://127.0.0.1:1" },
+        streams: { prefix: "B_", subjectRoot: "b", partitions: 8 },
+        processor: {
+          windows: [{ type: "tumbling", size: "1m" }, { type: "hopping", size: "5m", hop: "1m" }, { type: "session", gap: "30s" }],
+          idleTimeout: "2s",
+        },
+      },
+    });
+    const nc = await connectNats(cfg.nats, silentLogger, "bench");
+    await ensureStreams(nc, cfg);
+    const fleet = buildFleet({ devices, readings, dupRate: 0.01, lateRate: 0.001, correctionRate: 0.005, gapRate: 0 });
+    const tp = performance.now();
+    await publishFleet(nc, cfg, fleet);
+    const total = fleet.length;
+    process.stdout.write(`processor bench (shared 2-core machine: figures drift with other load)\n`);
+    process.stdout.write(`  pre-filled TELEMETRY: ${total} readings, ${devices} devices, 8 partitions (${Math.round(total / ((performance.now() - tp) / 1000))} msgs/s publish)\n`);
+    process.stdout.write(`  windows: tumbling_1m, hopping_5m_1m, session_30s; 1-2 metrics per reading\n`);
+
+    const plain = await plainConsume(cfg, nc, total);
+    process.stdout.write(`  plain durable consume + ack (8 partitions):   ${Math.round(plain).toLocaleString("en")} msgs/s\n`);
+
+    const rss = rssSampler();
+    const rss0 = process.memoryUsage().rss;
+    const registry = createRegistry();
+    const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"] });
+    const t0 = performance.now();
+    await proc.start();
+    await waitForDrained(nc, cfg, ["telemetry"], 300_000);
+    const secs = (performance.now() - t0) / 1000;
+    await proc.stop();
+    const peak = rss.stop();
+    const rate = total / secs;
+    process.stdout.write(`  windowed aggregation (processor, 8 partitions): ${Math.round(rate).toLocaleString("en")} msgs/s  (${(rate / plain).toFixed(2)} x plain)\n`);
+    process.stdout.write(`  peak RSS: ${Math.round(peak / 2 ** 20)} MiB (before processor: ${Math.round(rss0 / 2 ** 20)} MiB)\n`);
+    const m = await registry.getSingleMetricAsString("fleetstream_processor_checkpoint_duration_seconds");
+    const sum = /_sum (\S+)/.exec(m)?.[1];
+    const count = /_count (\S+)/.exec(m)?.[1];
+    if (sum && count) process.stdout.write(`  checkpoints: ${count}, mean ${((Number(sum) / Number(count)) * 1000).toFixed(1)} ms\n`);
+    await nc.close();
+  } finally {
+    await ns.cleanup();
+  }
+}
