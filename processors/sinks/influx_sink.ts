@@ -91,6 +91,17 @@ export async function writeMessages(
   return { lines: lines.length, failures: [...errors].map(([i, error]) => ({ msg: msgs[i]!, error })) };
 }
 
+/** Observes now minus `ce-time` for each stored message (readings: event time to point stored). */
+function observeEventLatency(metrics: SinkMetrics, sink: string, msgs: JsMsg[], failures: SinkFailure[]): void {
+  const failed = new Set(failures.map((f) => f.msg));
+  const now = Date.now();
+  for (const m of msgs) {
+    if (failed.has(m)) continue;
+    const t = Date.parse(m.headers?.get("ce-time") ?? "");
+    if (Number.isFinite(t)) metrics.eventLatency.observe({ sink }, Math.max(0, now - t) / 1000);
+  }
+}
+
 /**
  * @example
  * const sink = createInfluxSink({ nc, cfg, log, registry });
@@ -115,6 +126,7 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
       await publishDlq(pub!, subj, sinkDlqRecord(f));
       metrics.dlq.inc({ sink: name, reason: "processing_failed" });
     }
+    if (raw) observeEventLatency(metrics, name, msgs, failures);
     for (const m of msgs) m.ack();
   };
 
