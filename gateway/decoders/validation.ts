@@ -17,7 +17,9 @@ export type ValidationLimits = Pick<Config["limits"], "maxPast" | "maxFuture" | 
 
 /** Escapes one JSON pointer token (RFC 6901). */
 export function pointerToken(t: string | number): string {
-  return String(t).replace(/~/g, "~0").replace(/\//g, "~1");
+  const s = String(t);
+  // Hot path: nearly every token is a plain name.
+  return s.includes("~") || s.includes("/") ? s.replace(/~/g, "~0").replace(/\//g, "~1") : s;
 }
 
 /** Joins a base pointer and tokens: `ptr("/2", "metrics", "t")` -> `/2/metrics/t`. */
