@@ -129,4 +129,42 @@ describe("processor on a real nats-server", () => {
       await nc.close();
     }
   });
+
+  it("poison messages go to the DLQ as processing_failed with their original bytes; good neighbours are applied", async () => {
+    const cfg = config("P1_", { idleTimeout: "300ms" });
+    const nc = await connectNats(cfg.nats, silentLogger, "test");
+    try {
+      await ensureStreams(nc, cfg);
+      const subj = subjects(cfg.streams.subjectRoot, cfg.streams.partitions);
+      const pub = createJsPublisher(nc);
+      const good = (i: number) => {
+        const data = { metrics: { t: i } };
+        const h = toHeaders({ specversion: "1.0", id: `pz:s${i}`, source: "test", type: "SensorReadingRecorded", subject: "pz", time: rfc3339(1_767_225_600_000 + i * 1000), seq: i, datacontenttype: "application/json", data });
+        return pub.publishDurably(subj.input("telemetry", "pz"), JSON.stringify(data), h);
+      };
+      await good(0);
+      const bad = toHeaders({ specversion: "1.0", id: "pz:s1", source: "test", type: "SensorReadingRecorded", subject: "pz", time: rfc3339(1_767_225_601_000), seq: 1, datacontenttype: "application/json", data: null });
+      await pub.publishDurably(subj.input("telemetry", "pz"), "{not json", bad);
+      await pub.publish(subj.input("telemetry", "pz"), "{}"); // no CloudEvents headers at all
+      await good(2);
+      await pub.close();
+      const registry = createRegistry();
+      const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"], tickMs: 50, onFatal: (e) => { throw e; } });
+      await proc.start();
+      await waitForDrained(nc, cfg);
+      await new Promise((r) => setTimeout(r, 1500));
+      await proc.stop();
+      const dlq = await readStream<DlqRecord>(nc, streamNames(cfg).dlq, `${cfg.streams.subjectRoot}.dlq.processor.processing_failed`);
+      expect(dlq.length).toBe(2);
+      expect(Buffer.from(dlq[0]!.data.original, "base64").toString()).toBe("{not json");
+      expect(dlq[0]!.data.error).toMatch(/cannot decode/);
+      expect(dlq[1]!.data.error).toMatch(/no CloudEvents headers/);
+      const { latest } = await readLatestWindows(nc, cfg);
+      const tumbling = [...latest.entries()].find(([k]) => k.startsWith("pz|tumbling_10s|"))![1];
+      expect(tumbling.metrics.t!.count).toBe(2);
+      expect(await registry.metrics()).toMatch(/fleetstream_processor_consumer_lag_messages\{stream="telemetry",partition="\d+"\}/);
+    } finally {
+      await nc.close();
+    }
+  });
 });

@@ -338,7 +338,10 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
       // Devices with an outbox are rewritten without it by the next checkpoint.
       for (const d of byDevice.keys()) dirty.add(d);
     }
-    ackMsg?.ack();
+    if (ackMsg) {
+      ackMsg.ack();
+      m.lag.set(ackMsg.info.pending);
+    }
     metrics.checkpointedDevices.inc(entries.length);
     metrics.checkpointDuration.observe((performance.now() - t0) / 1000);
   };
