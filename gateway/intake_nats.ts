@@ -62,6 +62,8 @@ export function natsIntakeOptions(cfg: Config): NatsIntakeOptions {
   return {
     ...DEFAULT_NATS_INTAKE_OPTIONS,
     rawStream: streamNames(cfg).raw,
+    // $MQTT_msgs is server-wide: the prefix keeps tenants' (and tests') consumers apart.
+    durable: `${cfg.streams.prefix}fleetstream-gateway`,
     subjects: [...new Set(cfg.routes.map((r) => mqttFilterToSubject(r.filter)))],
     maxInFlight: cfg.gateway.maxInFlight,
     ackWait: Math.min(30_000, Math.max(1000, Math.floor(cfg.streams.duplicateWindow / 2))),
