@@ -105,22 +105,28 @@ export class DeviceWindows {
       out.push({ kind: "late", ev, watermark: before });
       return out;
     }
-    const values: Array<[string, number]> = [];
+    const names: string[] = [];
+    const values: number[] = [];
     const metrics = ev.data?.metrics ?? {};
     for (const name in metrics) {
       const v = metricValue(metrics[name]);
-      if (v !== undefined) values.push([name, v]);
+      if (v !== undefined) {
+        names.push(name);
+        values.push(v);
+      }
     }
     const ord = this.ord++;
     let correction = false;
     if (values.length > 0) {
-      this.opts.windows.forEach((spec, k) => {
+      const specs = this.opts.windows;
+      for (let k = 0; k < specs.length; k++) {
+        const spec = specs[k]!;
         const map = this.wins[k]!;
         if (spec.type === "session") {
           const w = this.sessionFor(k, spec.gap, t, out);
-          addAll(w, values, t, ord);
+          addAll(w, names, values, t, ord);
           if (w.end <= before) correction = true;
-          return;
+          continue;
         }
         const size = spec.size;
         const hop = spec.type === "hopping" ? spec.hop : spec.size;
@@ -131,10 +137,10 @@ export class DeviceWindows {
             w = { start: s, end: s + size, emitted: 0, dirty: false, aggs: new Map() };
             map.set(s, w);
           }
-          addAll(w, values, t, ord);
+          addAll(w, names, values, t, ord);
           if (w.end <= before) correction = true;
         }
-      });
+      }
     }
     if (t > this.maxT) this.maxT = t;
     if (correction || this.watermark > before) this.emitReady(out);
@@ -173,8 +179,20 @@ export class DeviceWindows {
   /** The session of spec `k` that `t` joins, merging the sessions it bridges. */
   private sessionFor(k: number, gap: number, t: number, out: ProcessorItem<SensorReadingData>[]): Win {
     const map = this.wins[k]!;
-    const hits: Win[] = [];
-    for (const w of map.values()) if (t < w.end && t + gap > w.start) hits.push(w);
+    let only: Win | undefined;
+    let hits: Win[] | undefined;
+    for (const w of map.values()) {
+      if (!(t < w.end && t + gap > w.start)) continue;
+      if (!only) only = w;
+      else (hits ??= [only]).push(w);
+    }
+    // The common case: the event falls inside one session and does not move its start.
+    if (only && !hits && t >= only.start) {
+      if (t + gap > only.end) only.end = t + gap;
+      only.dirty = true;
+      return only;
+    }
+    hits ??= only ? [only] : [];
     if (hits.length === 0) {
       const w: Win = { start: t, end: t + gap, emitted: 0, dirty: false, aggs: new Map() };
       map.set(t, w);
@@ -236,11 +254,11 @@ export class DeviceWindows {
   }
 }
 
-function addAll(w: Win, values: Array<[string, number]>, t: number, ord: number): void {
-  for (const [m, v] of values) {
-    const a = w.aggs.get(m);
-    if (a) addValue(a, v, t, ord);
-    else w.aggs.set(m, newAggregate(v, t, ord));
+function addAll(w: Win, names: string[], values: number[], t: number, ord: number): void {
+  for (let i = 0; i < names.length; i++) {
+    const a = w.aggs.get(names[i]!);
+    if (a) addValue(a, values[i]!, t, ord);
+    else w.aggs.set(names[i]!, newAggregate(values[i]!, t, ord));
   }
   w.dirty = true;
 }
