@@ -1,0 +1,242 @@
+/**
+ * `npm run bench` / `npm run bench -- e2e [--rates 2000,5000,...] [--step 10s] [--devices 200]`: the
+ * end-to-end benchmark. Real nats-server, Mosquitto and VictoriaMetrics (the `/api/v2/write` store);
+ * `fleetstream start` as a separate OS process (broker intake, processors, InfluxDB sink); simulated
+ * sensors publishing QoS 1 at stepped rates from another process. Per step it prints the achieved
+ * rate, whether every reading the broker acknowledged reached TELEMETRY and VictoriaMetrics, p50/p99
+ * from a reading's event time (= its scheduled send time) to its raw point being stored, and the
+ * fleetstream process's peak RSS and CPU. Beside it, the raw MQTT -> JetStream passthrough measured in
+ * the same run. Prints figures, never asserts.
+ */
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { parseArgs } from "node:util";
+import { parseDuration } from "../core/config.ts";
+import { startMosquitto, startNatsServer, startVictoriaMetrics } from "../testing/mod.ts";
+import { startFleetstream, type FleetstreamProcess } from "./e2e_fleetstream.ts";
+import { runLoad } from "./e2e_load.ts";
+import { startPassthrough } from "./e2e_passthrough.ts";
+import { histogramDelta, histogramQuantile, procSample, scrapeHistogram, vmSampleCount } from "./e2e_probe.ts";
+
+const LATENCY = "fleetstream_sink_event_latency_seconds";
+/** A step kept up when everything it published was stored within this long after its last PUBACK. */
+const KEEP_UP_MS = 5_000;
+/** How long to wait for stragglers before calling them missing. */
+const DRAIN_TIMEOUT_MS = 30_000;
+const MB = 1024 * 1024;
+
+interface Step {
+  target: number;
+  achieved: number;
+  acked: number;
+  /** Readings acknowledged by the broker but not in VictoriaMetrics (or TELEMETRY) after the drain timeout. */
+  missing: number;
+  dlq: number;
+  /** From the last PUBACK to everything stored; undefined when it never was. */
+  drainMs?: number;
+  /** From the last PUBACK to everything in TELEMETRY (the gateway's share of the drain). */
+  jsDrainMs?: number;
+  p50: number;
+  p99: number;
+  peakRssMb: number;
+  cpuPct: number;
+  status: string;
+}
+
+interface PassResult {
+  rate: number;
+  generated: number;
+  stored: number;
+  peakRssMb: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function streamCount(jsm: JetStreamManager, name: string): Promise<number> {
+  return jsm.streams.info(name).then((i) => i.state.messages, () => 0);
+}
+
+/** Samples a process's RSS every 250 ms; `stop()` returns the peak. */
+function rssSampler(pid: number): { stop(): number } {
+  let peak = procSample(pid)?.rssBytes ?? 0;
+  const t = setInterval(() => (peak = Math.max(peak, procSample(pid)?.rssBytes ?? 0)), 250);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, procSample(pid)?.rssBytes ?? 0);
+    },
+  };
+}
+
+async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, mqttUrl: string, count: number, devices: number): Promise<PassResult> {
+  const pass = await startPassthrough({ natsUrl, mqttUrl, stream: "E2E_PASS", subject: "e2epass" });
+  const rss = rssSampler(pass.pid);
+  try {
+    // Flat out: as fast as the generator gets PUBACKs with 1000 in flight.
+    const samples: Array<{ t: number; n: number }> = [];
+    let loading = true;
+    const poll = (async () => {
+      while (loading) {
+        samples.push({ t: Date.now(), n: await streamCount(jsm, "E2E_PASS") });
+        await sleep(100);
+      }
+    })();
+    const load = await runLoad({ mqttUrl, rate: devices * 1000, count, devices, prefix: "pass-", seed: 1 });
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+    while (Date.now() < deadline && (samples[samples.length - 1]?.n ?? 0) < load.acked) await sleep(100);
+    loading = false;
+    await poll;
+    const first = samples.find((s) => s.n > 0);
+    const last = samples.find((s) => s.n >= load.acked) ?? samples[samples.length - 1]!;
+    const rate = first && last.t > first.t ? (last.n - first.n) / ((last.t - first.t) / 1000) : 0;
+    return { rate, generated: load.acked, stored: last.n, peakRssMb: rss.stop() / MB };
+  } finally {
+    rss.stop();
+    await pass.stop();
+    await jsm.streams.delete("E2E_PASS").catch(() => false);
+  }
+}
+
+async function runStep(
+  fs: FleetstreamProcess,
+  jsm: JetStreamManager,
+  vmUrl: string,
+  mqttUrl: string,
+  target: number,
+  stepMs: number,
+  devices: number,
+  ackedBefore: number,
+): Promise<Step> {
+  const h0 = await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" });
+  const cpu0 = procSample(fs.pid)?.cpuSeconds ?? 0;
+  const t0 = Date.now();
+  const rss = rssSampler(fs.pid);
+  const load = await runLoad({ mqttUrl, rate: target, durationMs: stepMs, devices, prefix: "e2e-", seed: 7 });
+  const tEnd = Date.now();
+  const total = ackedBefore + load.acked;
+  let telemetry = 0;
+  let stored = 0;
+  let drainMs: number | undefined;
+  let jsDrainMs: number | undefined;
+  while (Date.now() - tEnd < DRAIN_TIMEOUT_MS) {
+    [telemetry, stored] = await Promise.all([streamCount(jsm, "TELEMETRY"), vmSampleCount(vmUrl, "sensor_reading_temperature")]);
+    if (jsDrainMs === undefined && telemetry >= total) jsDrainMs = Date.now() - tEnd;
+    if (telemetry >= total && stored >= total) {
+      drainMs = Date.now() - tEnd;
+      break;
+    }
+    await sleep(200);
+  }
+  const peakRss = rss.stop();
+  const cpuPct = (((procSample(fs.pid)?.cpuSeconds ?? cpu0) - cpu0) / ((Date.now() - t0) / 1000)) * 100;
+  const lat = histogramDelta(h0, await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" }));
+  const achieved = load.acked / (load.elapsedMs / 1000);
+  const missing = Math.max(0, total - Math.min(telemetry, stored));
+  const dlq = await streamCount(jsm, "DLQ");
+  let status = "ok";
+  if (drainMs === undefined) status = `${missing} not stored within ${DRAIN_TIMEOUT_MS / 1000} s`;
+  else if (drainMs > KEEP_UP_MS) status = "fell behind (stored, but late)";
+  else if (load.errors > 0) status = `${load.errors} publish errors`;
+  else if (achieved < 0.9 * target) status = "generator/broker limit";
+  return {
+    target,
+    achieved,
+    acked: load.acked,
+    missing,
+    dlq,
+    drainMs,
+    jsDrainMs,
+    p50: histogramQuantile(lat, 0.5) * 1000,
+    p99: histogramQuantile(lat, 0.99) * 1000,
+    peakRssMb: peakRss / MB,
+    cpuPct,
+    status,
+  };
+}
+
+function printReport(steps: Step[], pass: PassResult | undefined, idleRssMb: number, hwmMb: number, stepMs: number, devices: number): void {
+  const w = (s: string) => process.stdout.write(s + "\n");
+  const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
+  w("");
+  w(`end-to-end benchmark: ${devices} simulated sensors -> Mosquitto (QoS 1, MQTT 5) -> fleetstream start (broker intake, processors, sink) -> JetStream + VictoriaMetrics`);
+  w(`steps of ${stepMs / 1000} s; "ok" = every reading the broker acknowledged is in TELEMETRY and in VictoriaMetrics within ${KEEP_UP_MS / 1000} s of the last PUBACK`);
+  w("");
+  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"peak RSS MB".padStart(11)} ${"CPU %".padStart(6)}  status`);
+  for (const s of steps) {
+    w(
+      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.peakRssMb).padStart(11)} ${f(s.cpuPct).padStart(6)}  ${s.status}`,
+    );
+  }
+  const ok = steps.filter((s) => s.status === "ok" || s.status === "generator/broker limit");
+  const best = ok.reduce<Step | undefined>((b, s) => (!b || s.achieved > b.achieved ? s : b), undefined);
+  const at10k = steps.find((s) => s.target === 10_000);
+  w("");
+  w(`highest zero-loss rate:  ${best ? `${f(best.achieved)} msgs/s (step ${best.target}/s)` : "none"}`);
+  if (pass) {
+    w(`passthrough (same run):  ${f(pass.rate)} msgs/s  (raw MQTT -> JetStream, no validation, PUBACK not held; ${pass.stored}/${pass.generated} stored; peak RSS ${f(pass.peakRssMb)} MB)`);
+    if (best && pass.rate > 0) {
+      const ratio = best.achieved / pass.rate;
+      w(`ratio vs passthrough:    ${ratio.toFixed(2)}  (target >= 0.60: ${ratio >= 0.6 ? "met" : "NOT met"})`);
+    }
+  }
+  if (at10k) w(`RSS at ~10k msgs/s:      ${f(at10k.peakRssMb)} MB peak  (target < 100 MB: ${at10k.peakRssMb < 100 ? "met" : "NOT met"})`);
+  w(`fleetstream RSS:         ${f(idleRssMb)} MB idle after start, ${f(hwmMb)} MB peak over the run (VmHWM)`);
+  w("");
+  w("latency: event time (the simulator's scheduled send time) -> raw sensor_reading point accepted by the store, from the sink's");
+  w(`${LATENCY} histogram (difference of /metrics scrapes around each step; interpolated inside buckets`);
+  w("0.01/0.025/0.05/0.1/0.25/0.5/0.75/1/1.5/2/3/5/10/30/60 s, so only bucket-resolution). Includes the sink's batching (fetch");
+  w("of up to 5000 readings or 1 s). RSS and CPU: /proc of the fleetstream process (peak VmRSS sampled every 250 ms; CPU % of one core).");
+  w("The ratio compares a stepped, loss-checked rate with the passthrough's flat-out rate: step granularity understates fleetstream.");
+}
+
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      rates: { type: "string", default: "2000,5000,10000,15000,20000,25000,30000,40000" },
+      step: { type: "string", default: "10s" },
+      devices: { type: "string", default: "200" },
+      "pass-count": { type: "string", default: "100000" },
+      "skip-passthrough": { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const rates = values.rates!.split(",").map(Number);
+  const stepMs = parseDuration(values.step!);
+  const devices = Number(values.devices);
+  const log = (s: string) => process.stderr.write(`[e2e ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+
+  const [ns, mq, vm] = await Promise.all([startNatsServer(), startMosquitto(), startVictoriaMetrics()]);
+  const nc = await connect({ servers: ns.url, noAsyncTraces: true });
+  const jsm = await jetstreamManager(nc);
+  let fs: FleetstreamProcess | undefined;
+  const steps: Step[] = [];
+  let pass: PassResult | undefined;
+  let idleRssMb = NaN;
+  let hwmMb = NaN;
+  try {
+    if (!values["skip-passthrough"]) {
+      log("passthrough: generator flat out");
+      pass = await measurePassthrough(jsm, ns.url, mq.url, Number(values["pass-count"]), devices);
+      log(`passthrough: ${pass.rate.toFixed(0)} msgs/s`);
+    }
+    fs = await startFleetstream({ natsUrl: ns.url, mqttUrl: mq.url, influxUrl: vm.url, gatewayId: "bench-e2e" });
+    await sleep(1000);
+    idleRssMb = (procSample(fs.pid)?.rssBytes ?? NaN) / MB;
+    let acked = 0;
+    for (const target of rates) {
+      log(`step ${target}/s`);
+      const s = await runStep(fs, jsm, vm.url, mq.url, target, stepMs, devices, acked);
+      acked += s.acked;
+      steps.push(s);
+      log(`step ${target}/s: achieved ${s.achieved.toFixed(0)}/s, ${s.status}`);
+      if (s.status !== "ok") break;
+    }
+    hwmMb = (procSample(fs.pid)?.hwmBytes ?? NaN) / MB;
+  } finally {
+    await fs?.stop();
+    await nc.close();
+    await Promise.all([ns.cleanup(), mq.cleanup(), vm.cleanup()]);
+  }
+  printReport(steps, pass, idleRssMb, hwmMb, stepMs, devices);
+}

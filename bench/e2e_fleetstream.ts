@@ -1,0 +1,78 @@
+/**
+ * `fleetstream start` as the end-to-end bench runs it: a separate OS process (node + tsx running
+ * cli/main.ts directly, so the pid is the worker itself, not bin/fleetstream.js's launcher), configured
+ * by environment and a config file of its own, ready once `/readyz` answers 200.
+ */
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, removeDir, spawnManaged, tempDir, type ManagedProcess } from "../testing/mod.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+export interface FleetstreamProcessOptions {
+  natsUrl: string;
+  /** Broker intake: the gateway subscribes here. */
+  mqttUrl: string;
+  /** An `/api/v2/write` server (VictoriaMetrics here). */
+  influxUrl: string;
+  gatewayId: string;
+}
+
+export interface FleetstreamProcess {
+  readonly pid: number;
+  readonly metricsUrl: string;
+  /** The last lines it printed. */
+  output(): string;
+  /** SIGTERM (it drains), SIGKILL after 15 s; removes its config directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts `fleetstream start` and waits until it is ready. */
+export async function startFleetstream(o: FleetstreamProcessOptions): Promise<FleetstreamProcess> {
+  const dir = tempDir("bench-e2e");
+  const config = join(dir, "fleetstream.yaml");
+  writeFileSync(
+    config,
+    [
+      `gatewayId: ${o.gatewayId}`,
+      `mqtt:`,
+      `  clientId: ${o.gatewayId}-mqtt`,
+      `  protocolVersion: 5`,
+      `log:`,
+      `  level: warn`,
+    ].join("\n") + "\n",
+  );
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NATS_URL: o.natsUrl,
+    MQTT_URL: o.mqttUrl,
+    INFLUX_URL: o.influxUrl,
+    INFLUX_API: "v2",
+    FLEETSTREAM_HTTP_PORT: String(port),
+    FLEETSTREAM_CONFIG: config,
+  };
+  const p: ManagedProcess = spawnManaged(process.execPath, ["--import", "tsx", join(ROOT, "cli/main.ts"), "start", "--config", config, "--status", "1h"], { cwd: ROOT, env });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (p.child.exitCode !== null) throw new Error(`fleetstream start exited (${p.child.exitCode}): ${p.output()}`);
+    const ok = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) {
+      await p.stop();
+      throw new Error(`fleetstream start not ready within 60 s: ${p.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    pid: p.child.pid!,
+    metricsUrl: `${base}/metrics`,
+    output: () => p.output(),
+    stop: async () => {
+      await p.stop(15_000);
+      removeDir(dir);
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The yardstick of the end-to-end bench: raw MQTT -> JetStream with nothing in between. A process of its
+ * own subscribes to `devices/+/telemetry` on the broker (QoS 1, MQTT 5) and publishes every payload,
+ * pipelined (createJsPublisher, a Nats-Msg-Id per message as the gateway sets), to one stream. No
+ * decoding, no validation, no envelope, and the PUBACK is not held for the JetStream ack.
+ */
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers } from "@nats-io/transport-node";
+import mqtt from "mqtt";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createJsPublisher } from "../core/js_publisher.ts";
+import { spawnManaged, type ManagedProcess } from "../testing/mod.ts";
+
+export interface PassthroughOptions {
+  natsUrl: string;
+  mqttUrl: string;
+  /** Stream to create; it takes `<subject>.>`. */
+  stream: string;
+  subject: string;
+}
+
+/** A running passthrough process; `pid` is the process that does the work. */
+export interface Passthrough {
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the passthrough in a child process and resolves once it is subscribed. */
+export async function startPassthrough(o: PassthroughOptions): Promise<Passthrough> {
+  const p: ManagedProcess = spawnManaged(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), JSON.stringify(o)]);
+  const deadline = Date.now() + 30_000;
+  while (!p.output().includes("passthrough ready")) {
+    if (p.child.exitCode !== null || Date.now() > deadline) throw new Error(`passthrough did not start: ${p.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { pid: p.child.pid!, stop: () => p.stop() };
+}
+
+async function main(o: PassthroughOptions): Promise<void> {
+  const nc = await connect({ servers: o.natsUrl, noAsyncTraces: true });
+  await (await jetstreamManager(nc)).streams.add({ name: o.stream, subjects: [`${o.subject}.>`] });
+  const pub = createJsPublisher(nc, { maxInFlight: 4000 });
+  let n = 0;
+  let failed = 0;
+  const sub = await mqtt.connectAsync(o.mqttUrl, { protocolVersion: 5, clientId: `bench-e2e-pass-${process.pid}`, clean: true });
+  sub.on("message", (topic, payload) => {
+    const h = headers();
+    h.set("Nats-Msg-Id", `p${n++}`);
+    pub.publish(`${o.subject}.${topic.replace(/\//g, ".")}`, payload, h).catch(() => void failed++);
+  });
+  await sub.subscribeAsync("devices/+/telemetry", { qos: 1 });
+  process.stdout.write("passthrough ready\n");
+  await new Promise<void>((r) => process.once("SIGTERM", () => r()));
+  await sub.endAsync();
+  await pub.close();
+  await nc.close();
+  process.stdout.write(`passthrough done: received=${n} failed=${failed}\n`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await main(JSON.parse(process.argv[2]!) as PassthroughOptions);
+  process.exit(0);
+}
