@@ -60,7 +60,7 @@ describe("processor on a real nats-server", () => {
       const fleet = buildFleet({ devices: 200, readings: 500 });
       await publishFleet(nc, cfg, fleet);
       const registry = createRegistry();
-      const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"], tickMs: 100, onFatal: (e) => { throw e; } });
+      const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"], onFatal: (e) => { throw e; } });
       await proc.start();
       await waitForDrained(nc, cfg);
       await new Promise((r) => setTimeout(r, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 1000));
@@ -109,7 +109,7 @@ describe("processor on a real nats-server", () => {
       await Promise.all(ps);
       await pub.close();
       const registry = createRegistry();
-      const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["location"], tickMs: 100, onFatal: (e) => { throw e; } });
+      const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["location"], onFatal: (e) => { throw e; } });
       await proc.start();
       await waitForDrained(nc, cfg, ["location"]);
       await proc.stop();
@@ -149,7 +149,7 @@ describe("processor on a real nats-server", () => {
       await good(2);
       await pub.close();
       const registry = createRegistry();
-      const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"], tickMs: 50, onFatal: (e) => { throw e; } });
+      const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"], onFatal: (e) => { throw e; } });
       await proc.start();
       await waitForDrained(nc, cfg);
       await new Promise((r) => setTimeout(r, 1500));

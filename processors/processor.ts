@@ -33,8 +33,6 @@ export interface ProcessorOptions {
   kinds: Array<"telemetry" | "location">;
   /** Publishes awaiting their JetStream ack, at most. */
   maxInFlight: number;
-  /** How often idle devices and reorder timeouts are checked (ms). */
-  tickMs: number;
   /** Recent `ce-id`s remembered per device for de-duplication. */
   dedupeIds: number;
   /** Redelivery of unacknowledged input after this long (ms); longer than a checkpoint ever takes. */
@@ -54,7 +52,6 @@ export const DEFAULT_PROCESSOR_OPTIONS: ProcessorOptions = {
   ensureStreams: true,
   kinds: ["telemetry", "location"],
   maxInFlight: 4000,
-  tickMs: 250,
   dedupeIds: 128,
   ackWait: 30_000,
   source: "fleetstream/processor",
@@ -146,7 +143,6 @@ export function createProcessor(deps: ProcessorDeps, options: Partial<ProcessorO
               maxAckPending: pc.maxAckPending,
               dedupeIds: opts.dedupeIds,
               ackWait: opts.ackWait,
-              tickMs: opts.tickMs,
               source: opts.source,
               ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
             }),

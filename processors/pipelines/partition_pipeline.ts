@@ -69,8 +69,6 @@ export interface PartitionPipelineOptions {
   checkpointInterval: number;
   maxAckPending: number;
   ackWait: number;
-  /** How often idle devices and reorder timeouts are checked (ms). */
-  tickMs: number;
   /** `ce-source` of published results. */
   source: string;
   scheduler: SchedulerLike;
@@ -87,7 +85,6 @@ export const DEFAULT_PARTITION_PIPELINE_OPTIONS: Omit<PartitionPipelineOptions, 
   checkpointInterval: 1000,
   maxAckPending: 5000,
   ackWait: 30_000,
-  tickMs: 250,
   source: "fleetstream/processor",
   scheduler: asyncScheduler,
 };
@@ -236,7 +233,8 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
 
   const input = new Subject<InputEvent<unknown>>();
   const tick$ = new Subject<void>();
-  const sched = { scheduler: opts.scheduler, tickMs: opts.tickMs, onTouch: touch, tick: tick$ };
+  // Idle close and reorder timeouts are checked at each checkpoint (see above), not on their own timers.
+  const sched = { scheduler: opts.scheduler, onTouch: touch, tick: tick$ };
   const sequenced = input.pipe(
     reorderBySeq<unknown>({ ...sched, store: seqStore, reorderBuffer: opts.reorderBuffer, reorderTimeout: opts.reorderTimeout, dedupeIds: opts.dedupeIds }),
   );

@@ -51,8 +51,33 @@ interface Win {
 export interface DeviceWindowsState {
   maxT: number | null;
   ord: number;
-  lastSeen: number;
-  specs: Array<Array<{ start: number; end: number; emitted: number; dirty: boolean; aggs: Array<[string, RunningAggregate]> }>>;
+  /**
+   * Per spec, one flat array per window (checkpoints are written often, so they are kept small):
+   * `[start, end - start, emitted, dirty 0|1, ...per metric: name, n, sum, min, max, mean, m2,
+   * firstT - start, firstO, first, lastT - start, lastO, last]`.
+   */
+  specs: Array<Array<Array<number | string>>>;
+}
+
+const AGG_FIELDS = 12;
+
+function encodeWin(w: Win): Array<number | string> {
+  const out: Array<number | string> = [w.start, w.end - w.start, w.emitted, w.dirty ? 1 : 0];
+  for (const [m, a] of w.aggs) out.push(m, a.n, a.sum, a.min, a.max, a.mean, a.m2, a.firstT - w.start, a.firstO, a.first, a.lastT - w.start, a.lastO, a.last);
+  return out;
+}
+
+function decodeWin(x: Array<number | string>): Win {
+  const n = (i: number) => x[i] as number;
+  const start = n(0);
+  const w: Win = { start, end: start + n(1), emitted: n(2), dirty: n(3) === 1, aggs: new Map() };
+  for (let i = 4; i + AGG_FIELDS < x.length; i += AGG_FIELDS + 1) {
+    w.aggs.set(x[i] as string, {
+      n: n(i + 1), sum: n(i + 2), min: n(i + 3), max: n(i + 4), mean: n(i + 5), m2: n(i + 6),
+      firstT: start + n(i + 7), firstO: n(i + 8), first: n(i + 9), lastT: start + n(i + 10), lastO: n(i + 11), last: n(i + 12),
+    });
+  }
+  return w;
 }
 
 export class DeviceWindows {
@@ -79,7 +104,10 @@ export class DeviceWindows {
       this.ord = state.ord;
       state.specs.forEach((list, k) => {
         if (k >= this.wins.length) return;
-        for (const w of list) this.wins[k]!.set(w.start, { ...w, aggs: new Map(w.aggs.map(([m, a]) => [m, { ...a }])) });
+        for (const x of list) {
+          const w = decodeWin(x);
+          this.wins[k]!.set(w.start, w);
+        }
       });
     }
   }
@@ -169,10 +197,7 @@ export class DeviceWindows {
     return {
       maxT: Number.isFinite(this.maxT) ? this.maxT : null,
       ord: this.ord,
-      lastSeen: this.lastSeen,
-      specs: this.wins.map((m) =>
-        [...m.values()].map((w) => ({ start: w.start, end: w.end, emitted: w.emitted, dirty: w.dirty, aggs: [...w.aggs] })),
-      ),
+      specs: this.wins.map((m) => [...m.values()].map(encodeWin)),
     };
   }
 
