@@ -61,6 +61,13 @@ export async function scrapeHistogram(metricsUrl: string, name: string, labels: 
   return { bounds, counts: bounds.map((b) => buckets.get(b)!), count, sum };
 }
 
+/** The value of one unlabelled gauge or counter from a Prometheus text endpoint; NaN when absent. */
+export async function scrapeValue(metricsUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+(\\S+)`, "m").exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
 /** The observations made between two scrapes of the same histogram. */
 export function histogramDelta(before: HistogramSnapshot, after: HistogramSnapshot): HistogramSnapshot {
   const prev = new Map(before.bounds.map((b, i) => [b, before.counts[i]!]));
