@@ -78,10 +78,12 @@ export async function run(args: string[]): Promise<void> {
     });
     const nc = await connectNats(cfg.nats, silentLogger, "bench");
     await ensureStreams(nc, cfg);
-    const fleet = buildFleet({ devices, readings, dupRate: 0.01, lateRate: 0.001, correctionRate: 0.005, gapRate: 0 });
+    let fleet: ReturnType<typeof buildFleet> | undefined = buildFleet({ devices, readings, dupRate: 0.01, lateRate: 0.001, correctionRate: 0.005, gapRate: 0 });
     const tp = performance.now();
     await publishFleet(nc, cfg, fleet);
     const total = fleet.length;
+    fleet = undefined;
+    (globalThis as { gc?: () => void }).gc?.();
     process.stdout.write(`processor bench (shared 2-core machine: figures drift with other load)\n`);
     process.stdout.write(`  pre-filled TELEMETRY: ${total} readings, ${devices} devices, 8 partitions (${Math.round(total / ((performance.now() - tp) / 1000))} msgs/s publish)\n`);
     process.stdout.write(`  windows: tumbling_1m, hopping_5m_1m, session_30s; 1-2 metrics per reading\n`);

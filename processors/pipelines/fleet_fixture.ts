@@ -112,6 +112,7 @@ export async function publishFleet(nc: NatsConnection, cfg: Config, events: Arra
     });
     if (e.dup) h.set("Nats-Msg-Id", `${e.id}:resent${k++}`);
     ps.push(pub.publishDurably(subj.input("telemetry", e.device), JSON.stringify({ metrics: e.metrics }), h));
+    if (ps.length >= 5000) await Promise.all(ps.splice(0));
   }
   await Promise.all(ps);
   await pub.close();
