@@ -93,6 +93,7 @@ describe("processor crash safety", () => {
       await waitForDrained(nc, cfg, ["telemetry"], 60_000);
       await new Promise((r) => setTimeout(r, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 1000));
       await proc.stop(10_000);
+      expect(proc.child.exitCode, `SIGTERM drains and exits cleanly: ${proc.output()}`).toBe(0);
       // both kills happened with work done before and left after
       expect(kills[0]!).toBeGreaterThan(0.05);
       expect(kills[1]!).toBeLessThan(1);
