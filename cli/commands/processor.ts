@@ -14,6 +14,8 @@ Late events and poison messages go to the DLQ. State is checkpointed in the KV b
 ${CONFIG_USAGE}
   --partitions <list>  partitions this process owns, e.g. 0,1,2,3 (default: processor.partitions, else all)
 
+Idle close (processor.idleTimeout) and reorder timeouts are checked at each checkpoint
+(processor.checkpointInterval), so their effects are recorded before they are published.
 Config keys: processor.windows, processor.maxOutOfOrder, processor.allowedLateness, processor.idleTimeout,
 processor.reorderBuffer, processor.reorderTimeout, processor.checkpointInterval, processor.maxAckPending.
 Serves /metrics, /healthz and /readyz on http.port (FLEETSTREAM_HTTP_PORT). SIGTERM drains.

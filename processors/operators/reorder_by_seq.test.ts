@@ -73,4 +73,17 @@ describe("reorderBySeq", () => {
       expectObservable(cold("a-b|", { a: e(0), b: x }).pipe(reorderBySeq({ scheduler: ts }))).toBe("a-b|", { a: applied(e(0)), b: applied(x) });
     });
   });
+
+  it("with an external tick, timeouts are checked only when the tick fires", () => {
+    const a = e(0), b = e(3);
+    const ts = new TestScheduler((x, y) => expect(x).toEqual(y));
+    ts.run(({ cold, hot, expectObservable }) => {
+      const tick = hot("----------------t--|");
+      expectObservable(cold("a-b-----------------|", { a, b }).pipe(reorderBySeq({ scheduler: ts, reorderTimeout: 5, tick }))).toBe("a---------------(gb)|", {
+        a: applied(a),
+        g: gap(1, 2, 3),
+        b: applied(b),
+      });
+    });
+  });
 });
