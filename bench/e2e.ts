@@ -204,6 +204,8 @@ export async function run(args: string[]): Promise<void> {
       devices: { type: "string", default: "200" },
       "pass-count": { type: "string", default: "100000" },
       "skip-passthrough": { type: "boolean", default: false },
+      /** Node flags for the fleetstream process, space separated (e.g. "--max-old-space-size=64"). */
+      "node-args": { type: "string", default: "" },
     },
     strict: true,
   });
@@ -226,7 +228,7 @@ export async function run(args: string[]): Promise<void> {
       pass = await measurePassthrough(jsm, ns.url, mq.url, Number(values["pass-count"]), devices);
       log(`passthrough: ${pass.rate.toFixed(0)} msgs/s`);
     }
-    fs = await startFleetstream({ natsUrl: ns.url, mqttUrl: mq.url, influxUrl: vm.url, gatewayId: "bench-e2e" });
+    fs = await startFleetstream({ natsUrl: ns.url, mqttUrl: mq.url, influxUrl: vm.url, gatewayId: "bench-e2e", nodeArgs: values["node-args"]!.split(" ").filter(Boolean) });
     await sleep(1000);
     idleRssMb = (procSample(fs.pid)?.rssBytes ?? NaN) / MB;
     let acked = 0;
@@ -248,6 +250,10 @@ export async function run(args: string[]): Promise<void> {
       steps.push({ ...s, status: `RSS probe beyond the ladder: ${s.status}` });
     }
     hwmMb = (procSample(fs.pid)?.hwmBytes ?? NaN) / MB;
+  } catch (e) {
+    // Print what was measured; a dead fleetstream is a result too.
+    const died = fs?.exited();
+    log(`stopped: ${(e as Error).message}${died ? `\nfleetstream ${died}; its last output:\n${fs!.output().slice(-3000)}` : ""}`);
   } finally {
     await fs?.stop();
     await nc.close();

@@ -17,6 +17,8 @@ export interface FleetstreamProcessOptions {
   /** An `/api/v2/write` server (VictoriaMetrics here). */
   influxUrl: string;
   gatewayId: string;
+  /** Extra node flags, e.g. `--max-old-space-size=64`. */
+  nodeArgs?: string[];
 }
 
 export interface FleetstreamProcess {
@@ -24,6 +26,8 @@ export interface FleetstreamProcess {
   readonly metricsUrl: string;
   /** The last lines it printed. */
   output(): string;
+  /** Exit code or signal once it has exited, else undefined. */
+  exited(): string | undefined;
   /** SIGTERM (it drains), SIGKILL after 15 s; removes its config directory. */
   stop(): Promise<void>;
 }
@@ -53,7 +57,7 @@ export async function startFleetstream(o: FleetstreamProcessOptions): Promise<Fl
     FLEETSTREAM_HTTP_PORT: String(port),
     FLEETSTREAM_CONFIG: config,
   };
-  const p: ManagedProcess = spawnManaged(process.execPath, ["--import", "tsx", join(ROOT, "cli/main.ts"), "start", "--config", config, "--status", "1h"], { cwd: ROOT, env });
+  const p: ManagedProcess = spawnManaged(process.execPath, [...(o.nodeArgs ?? []), "--import", "tsx", join(ROOT, "cli/main.ts"), "start", "--config", config, "--status", "1h"], { cwd: ROOT, env });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -70,6 +74,7 @@ export async function startFleetstream(o: FleetstreamProcessOptions): Promise<Fl
     pid: p.child.pid!,
     metricsUrl: `${base}/metrics`,
     output: () => p.output(),
+    exited: () => (p.child.exitCode !== null ? `exit code ${p.child.exitCode}` : p.child.signalCode ?? undefined),
     stop: async () => {
       await p.stop(15_000);
       removeDir(dir);
