@@ -13,7 +13,7 @@ import type { LocationEnrichedData } from "../core/results.ts";
 import { ensureStreams } from "../core/streams.ts";
 import { subjects } from "../core/subjects.ts";
 import { startNatsServer, type NatsServerHandle } from "../testing/nats_server.ts";
-import { buildFleet, publishFleet, readLatestWindows, readStream, waitForDrained } from "./pipelines/fleet_fixture.ts";
+import { buildFleet, publishFleet, readLatestWindows, readStream, waitForDrained, waitForQuietResults } from "./pipelines/fleet_fixture.ts";
 import { diffWindows, windowOracle } from "./pipelines/window_oracle.ts";
 import { createProcessor } from "./processor.ts";
 import { haversine } from "./state/location_tracker.ts";
@@ -63,7 +63,7 @@ describe("processor on a real nats-server", () => {
       const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"], onFatal: (e) => { throw e; } });
       await proc.start();
       await waitForDrained(nc, cfg);
-      await new Promise((r) => setTimeout(r, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 1000));
+      await waitForQuietResults(nc, cfg, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 2000);
       await proc.stop();
 
       const oracle = windowOracle(fleet, cfg.processor);
@@ -152,7 +152,7 @@ describe("processor on a real nats-server", () => {
       const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"], onFatal: (e) => { throw e; } });
       await proc.start();
       await waitForDrained(nc, cfg);
-      await new Promise((r) => setTimeout(r, 1500));
+      await waitForQuietResults(nc, cfg, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 1000);
       await proc.stop();
       const dlq = await readStream<DlqRecord>(nc, streamNames(cfg).dlq, `${cfg.streams.subjectRoot}.dlq.processor.processing_failed`);
       expect(dlq.length).toBe(2);

@@ -12,7 +12,7 @@ import { connectNats } from "../core/nats.ts";
 import { ensureStreams } from "../core/streams.ts";
 import { startNatsServer, type NatsServerHandle } from "../testing/nats_server.ts";
 import { removeDir, spawnManaged, type ManagedProcess } from "../testing/process.ts";
-import { buildFleet, publishFleet, readLatestWindows, readStream, waitForDrained } from "./pipelines/fleet_fixture.ts";
+import { buildFleet, publishFleet, readLatestWindows, readStream, waitForDrained, waitForQuietResults } from "./pipelines/fleet_fixture.ts";
 import { diffWindows, windowOracle } from "./pipelines/window_oracle.ts";
 
 let ns: NatsServerHandle;
@@ -91,7 +91,7 @@ describe("processor crash safety", () => {
       }
       proc = spawnProcessor();
       await waitForDrained(nc, cfg, ["telemetry"], 60_000);
-      await new Promise((r) => setTimeout(r, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 1000));
+      await waitForQuietResults(nc, cfg, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 2000);
       await proc.stop(10_000);
       expect(proc.child.exitCode, `SIGTERM drains and exits cleanly: ${proc.output()}`).toBe(0);
       // both kills happened with work done before and left after

@@ -110,7 +110,8 @@ export async function startRuleConsumer(deps: RuleConsumerDeps, compiled: Compil
       ...DEFAULT_DURABLE_LOOP_OPTIONS,
       stream: streamNames(cfg).results,
       durable: `${o.durablePrefix}${rule.name}`,
-      filterSubjects: subj.resultsAll(),
+      // The whole stream (it holds exactly `resultsAll()`), without the slow multi-filter path.
+      filterSubjects: [],
       batch: o.batch,
       ackWaitMs: o.ackWaitMs,
       deliverPolicy: o.deliverPolicy,

@@ -7,6 +7,7 @@ import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io
 import type { NatsConnection } from "@nats-io/transport-node";
 
 export interface RangeOptions {
+  /** Empty = the whole stream. */
   filterSubjects: string[];
   /** Stream time (when JetStream stored the message), epoch ms; absent = from the first message. */
   fromMs?: number;
@@ -27,7 +28,7 @@ export async function readRange(nc: NatsConnection, stream: string, o: RangeOpti
   if (info.state.messages === 0) return 0;
   const js = jetstream(nc);
   const consumer = await js.consumers.get(stream, {
-    filter_subjects: o.filterSubjects,
+    ...(o.filterSubjects.length ? { filter_subjects: o.filterSubjects.length === 1 ? o.filterSubjects[0]! : o.filterSubjects } : {}),
     ...(o.fromMs !== undefined ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(o.fromMs).toISOString() } : { deliver_policy: DeliverPolicy.All }),
   });
   let total = 0;

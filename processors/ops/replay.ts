@@ -70,7 +70,8 @@ export async function replay(deps: ReplayDeps, o: ReplayOptions): Promise<Replay
   const subj = subjects(cfg.streams.subjectRoot, cfg.streams.partitions);
   const root = cfg.streams.subjectRoot;
   const stream = o.stream === "TELEMETRY" ? names.telemetry : names.results;
-  const filterSubjects = o.stream === "TELEMETRY" ? [`${root}.telemetry.>`] : subj.resultsAll();
+  // RESULTS holds exactly `resultsAll()`: no filter is the same set, without the multi-filter path.
+  const filterSubjects = o.stream === "TELEMETRY" ? [`${root}.telemetry.>`] : [];
   const signal = o.signal ?? new AbortController().signal;
   const pub = createJsPublisher(nc, { maxInFlight: 256 });
   const p: ReplayProgress = { read: 0, delivered: 0, failed: 0 };

@@ -173,3 +173,23 @@ export async function waitForDrained(nc: NatsConnection, cfg: Config, kinds: Arr
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/**
+ * Resolves once RESULTS has taken no new message for `quietMs` (idle closes and reorder timeouts
+ * arrive after the input is drained), or throws after `timeoutMs`.
+ */
+export async function waitForQuietResults(nc: NatsConnection, cfg: Config, quietMs: number, timeoutMs = 60_000): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const n = (await jsm.streams.info(streamNames(cfg).results)).state.messages;
+    if (n !== last) {
+      last = n;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return;
+    if (Date.now() > deadline) throw new Error("RESULTS did not become quiet in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -136,8 +136,9 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
       const base = { ...DEFAULT_DURABLE_LOOP_OPTIONS, batch: cfg.influx.batchSize, expiresMs: cfg.influx.flushInterval, ackWaitMs: o.ackWaitMs };
       const writerOpts = { backoffInitialMs: o.backoffInitialMs, backoffMaxMs: o.backoffMaxMs, maxLinesPerRequest: cfg.influx.batchSize };
       const results = createPointWriter(api, metrics, log, { ...writerOpts, name: "results" });
+      // One filter for windows and locations (other result types make no points): see `filterConfig`.
       loops.push(
-        await startDurableLoop(nc, { ...base, stream: names.results, durable: `${o.durablePrefix}_results`, filterSubjects: [`${root}.results.window.>`, `${root}.results.location.>`] }, log, handler("results", false, results)),
+        await startDurableLoop(nc, { ...base, stream: names.results, durable: `${o.durablePrefix}_results`, filterSubjects: [`${root}.results.>`] }, log, handler("results", false, results)),
       );
       if (cfg.influx.raw) {
         const rawWriter = createPointWriter(api, metrics, log, { ...writerOpts, name: "raw" });
