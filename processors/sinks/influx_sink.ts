@@ -127,13 +127,14 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
       metrics.dlq.inc({ sink: name, reason: "processing_failed" });
     }
     if (raw) observeEventLatency(metrics, name, msgs, failures);
-    for (const m of msgs) m.ack();
+    // The consumers ack all: acking the last message acks the whole batch.
+    msgs[msgs.length - 1]!.ack();
   };
 
   return {
     async start() {
       pub = createJsPublisher(nc, { maxInFlight: 256 });
-      const base = { ...DEFAULT_DURABLE_LOOP_OPTIONS, batch: cfg.influx.batchSize, expiresMs: cfg.influx.flushInterval, ackWaitMs: o.ackWaitMs };
+      const base = { ...DEFAULT_DURABLE_LOOP_OPTIONS, ackPolicy: "all" as const, batch: cfg.influx.batchSize, expiresMs: cfg.influx.flushInterval, ackWaitMs: o.ackWaitMs };
       const writerOpts = { backoffInitialMs: o.backoffInitialMs, backoffMaxMs: o.backoffMaxMs, maxLinesPerRequest: cfg.influx.batchSize };
       const results = createPointWriter(api, metrics, log, { ...writerOpts, name: "results" });
       // One filter for windows and locations (other result types make no points): see `filterConfig`.
