@@ -44,6 +44,8 @@ interface Step {
   /** V8 heap (total) when the load ended, from the process's own /metrics. */
   heapMb: number;
   cpuPct: number;
+  /** fleetstream CPU time per reading of the step (load-independent-ish: the machine is shared). */
+  cpuUsPerMsg: number;
   status: string;
 }
 
@@ -52,6 +54,7 @@ interface PassResult {
   generated: number;
   stored: number;
   peakRssMb: number;
+  cpuUsPerMsg: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -75,6 +78,7 @@ function rssSampler(pid: number): { stop(): number } {
 async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, mqttUrl: string, count: number, devices: number): Promise<PassResult> {
   const pass = await startPassthrough({ natsUrl, mqttUrl, stream: "E2E_PASS", subject: "e2epass" });
   const rss = rssSampler(pass.pid);
+  const cpu0 = procSample(pass.pid)?.cpuSeconds ?? 0;
   try {
     // Flat out: as fast as the generator gets PUBACKs with 1000 in flight.
     const samples: Array<{ t: number; n: number }> = [];
@@ -93,7 +97,8 @@ async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, mqttUr
     const first = samples.find((s) => s.n > 0);
     const last = samples.find((s) => s.n >= load.acked) ?? samples[samples.length - 1]!;
     const rate = first && last.t > first.t ? (last.n - first.n) / ((last.t - first.t) / 1000) : 0;
-    return { rate, generated: load.acked, stored: last.n, peakRssMb: rss.stop() / MB };
+    const cpu = (procSample(pass.pid)?.cpuSeconds ?? cpu0) - cpu0;
+    return { rate, generated: load.acked, stored: last.n, peakRssMb: rss.stop() / MB, cpuUsPerMsg: (cpu / Math.max(1, last.n)) * 1e6 };
   } finally {
     rss.stop();
     await pass.stop();
@@ -133,7 +138,8 @@ async function runStep(
     await sleep(200);
   }
   const peakRss = rss.stop();
-  const cpuPct = (((procSample(fs.pid)?.cpuSeconds ?? cpu0) - cpu0) / ((Date.now() - t0) / 1000)) * 100;
+  const cpuSec = (procSample(fs.pid)?.cpuSeconds ?? cpu0) - cpu0;
+  const cpuPct = (cpuSec / ((Date.now() - t0) / 1000)) * 100;
   const lat = histogramDelta(h0, await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" }));
   const achieved = load.acked / (load.elapsedMs / 1000);
   const missing = Math.max(0, total - Math.min(telemetry, stored));
@@ -156,6 +162,7 @@ async function runStep(
     peakRssMb: peakRss / MB,
     heapMb: heap / MB,
     cpuPct,
+    cpuUsPerMsg: (cpuSec / Math.max(1, load.acked)) * 1e6,
     status,
   };
 }
@@ -167,10 +174,10 @@ function printReport(steps: Step[], pass: PassResult | undefined, idleRssMb: num
   w(`end-to-end benchmark: ${devices} simulated sensors -> Mosquitto (QoS 1, MQTT 5) -> fleetstream start (broker intake, processors, sink) -> JetStream + VictoriaMetrics`);
   w(`steps of ${stepMs / 1000} s; "ok" = every reading the broker acknowledged is in TELEMETRY and in VictoriaMetrics within ${KEEP_UP_MS / 1000} s of the last PUBACK`);
   w("");
-  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)}  status`);
+  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)}  status`);
   for (const s of steps) {
     w(
-      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)}  ${s.status}`,
+      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)}  ${s.status}`,
     );
   }
   const ok = steps.filter((s) => s.status === "ok" || s.status === "generator/broker limit");
@@ -179,10 +186,15 @@ function printReport(steps: Step[], pass: PassResult | undefined, idleRssMb: num
   w("");
   w(`highest zero-loss rate:  ${best ? `${f(best.achieved)} msgs/s (step ${best.target}/s)` : "none"}`);
   if (pass) {
-    w(`passthrough (same run):  ${f(pass.rate)} msgs/s  (raw MQTT -> JetStream, no validation, PUBACK not held; ${pass.stored}/${pass.generated} stored; peak RSS ${f(pass.peakRssMb)} MB)`);
+    w(`passthrough (same run):  ${f(pass.rate)} msgs/s  (raw MQTT -> JetStream, no validation, PUBACK not held; ${pass.stored}/${pass.generated} stored; peak RSS ${f(pass.peakRssMb)} MB; ${f(pass.cpuUsPerMsg)} CPU us/msg)`);
     if (best && pass.rate > 0) {
       const ratio = best.achieved / pass.rate;
       w(`ratio vs passthrough:    ${ratio.toFixed(2)}  (target >= 0.60: ${ratio >= 0.6 ? "met" : "NOT met"})`);
+      const okCost = ok.filter((s) => Number.isFinite(s.cpuUsPerMsg)).map((s) => s.cpuUsPerMsg);
+      if (okCost.length && pass.cpuUsPerMsg > 0) {
+        const cost = Math.min(...okCost);
+        w(`CPU cost ratio:          ${(pass.cpuUsPerMsg / cost).toFixed(2)}  (passthrough CPU/msg over fleetstream's cheapest ok step; what the ratio would tend to if CPU were the only limit)`);
+      }
     }
   }
   if (at10k) w(`RSS at ~10k msgs/s:      ${f(at10k.peakRssMb)} MB peak  (target < 100 MB: ${at10k.peakRssMb < 100 ? "met" : "NOT met"})`);
@@ -191,7 +203,8 @@ function printReport(steps: Step[], pass: PassResult | undefined, idleRssMb: num
   w("latency: event time (the simulator's scheduled send time) -> raw sensor_reading point accepted by the store, from the sink's");
   w(`${LATENCY} histogram (difference of /metrics scrapes around each step; interpolated inside buckets`);
   w("0.01/0.025/0.05/0.1/0.25/0.5/0.75/1/1.5/2/3/5/10/30/60 s, so only bucket-resolution). Includes the sink's batching (fetch");
-  w("of up to 5000 readings or 1 s). RSS and CPU: /proc of the fleetstream process (peak VmRSS sampled every 250 ms; CPU % of one core).");
+  w("of up to 5000 readings or 1 s). RSS and CPU: /proc of the fleetstream process (peak VmRSS sampled every 250 ms; CPU % of one core,");
+  w("CPU us/msg: the process's CPU time over the step and its drain divided by the readings). The machine may be shared: figures are under its load.");
   w("The ratio compares a stepped, loss-checked rate with the passthrough's flat-out rate: step granularity understates fleetstream.");
 }
 
