@@ -1,9 +1,11 @@
 /**
- * `npm run bench -- processor [--devices 1000] [--readings 200]`: windowed-aggregation throughput
- * from a pre-filled TELEMETRY stream, beside the plain durable consume + ack rate of the same
- * partitions in the same run, and peak RSS. Prints figures; asserts nothing.
+ * `npm run bench -- processor [--devices 1000] [--readings 150] [--rounds 2]`: windowed-aggregation
+ * throughput from a pre-filled TELEMETRY stream, beside the plain durable consume + ack rate of the
+ * same partitions in the same run (alternating, round by round), and peak RSS. Prints figures;
+ * asserts nothing.
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { loadConfig, streamNames, type Config } from "../core/config.ts";
 import { silentLogger } from "../core/logger.ts";
@@ -28,7 +30,7 @@ function rssSampler() {
   };
 }
 
-async function plainConsume(cfg: Config, nc: Awaited<ReturnType<typeof connectNats>>, total: number): Promise<number> {
+async function plainConsume(cfg: Config, nc: Awaited<ReturnType<typeof connectNats>>, total: number, round: number): Promise<number> {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const subj = subjects(cfg.streams.subjectRoot, cfg.streams.partitions);
@@ -37,7 +39,7 @@ async function plainConsume(cfg: Config, nc: Awaited<ReturnType<typeof connectNa
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: cfg.streams.partitions }, async (_, p) => {
-      const name = `plain_${p}`;
+      const name = `plain_${round}_${p}`;
       await jsm.consumers.add(stream, { durable_name: name, filter_subject: subj.inputPartition("telemetry", p), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 5000 });
       const info = await jsm.consumers.info(stream, name);
       let left = info.num_pending;
@@ -54,13 +56,25 @@ async function plainConsume(cfg: Config, nc: Awaited<ReturnType<typeof connectNa
   );
   const secs = (performance.now() - t0) / 1000;
   if (done !== total) process.stdout.write(`  (plain consume saw ${done} of ${total})\n`);
+  await Promise.all(Array.from({ length: cfg.streams.partitions }, (_, p) => jsm.consumers.delete(stream, `plain_${round}_${p}`).catch(() => {})));
   return done / secs;
 }
 
+/** Removes what a processor run left (consumers, checkpoints, results) so the next round starts cold. */
+async function resetProcessor(cfg: Config, nc: Awaited<ReturnType<typeof connectNats>>): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const names = streamNames(cfg);
+  for (let p = 0; p < cfg.streams.partitions; p++) await jsm.consumers.delete(names.telemetry, `${cfg.streams.prefix}processor_telemetry_${p}`).catch(() => {});
+  await jsm.streams.delete(`KV_${cfg.streams.prefix}fleetstream_processor`).catch(() => {});
+  await jsm.streams.purge(names.results).catch(() => {});
+  await jsm.streams.purge(names.dlq).catch(() => {});
+}
+
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { devices: { type: "string" }, readings: { type: "string" } }, strict: false });
+  const { values } = parseArgs({ args, options: { devices: { type: "string" }, readings: { type: "string" }, rounds: { type: "string" } }, strict: false });
   const devices = Number(values.devices ?? 1000);
-  const readings = Number(values.readings ?? 200);
+  const readings = Number(values.readings ?? 150);
+  const rounds = Number(values.rounds ?? 2);
   const ns = await startNatsServer();
   try {
     const cfg = loadConfig({
@@ -88,26 +102,32 @@ export async function run(args: string[]): Promise<void> {
     process.stdout.write(`  pre-filled TELEMETRY: ${total} readings, ${devices} devices, 8 partitions (${Math.round(total / ((performance.now() - tp) / 1000))} msgs/s publish)\n`);
     process.stdout.write(`  windows: tumbling_1m, hopping_5m_1m, session_30s; 1-2 metrics per reading\n`);
 
-    const plain = await plainConsume(cfg, nc, total);
-    process.stdout.write(`  plain durable consume + ack (8 partitions):   ${Math.round(plain).toLocaleString("en")} msgs/s\n`);
-
-    const rss = rssSampler();
-    const rss0 = process.memoryUsage().rss;
-    const registry = createRegistry();
-    const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"] });
-    const t0 = performance.now();
-    await proc.start();
-    await waitForDrained(nc, cfg, ["telemetry"], 300_000);
-    const secs = (performance.now() - t0) / 1000;
-    await proc.stop();
-    const peak = rss.stop();
-    const rate = total / secs;
-    process.stdout.write(`  windowed aggregation (processor, 8 partitions): ${Math.round(rate).toLocaleString("en")} msgs/s  (${(rate / plain).toFixed(2)} x plain)\n`);
-    process.stdout.write(`  peak RSS: ${Math.round(peak / 2 ** 20)} MiB (before processor: ${Math.round(rss0 / 2 ** 20)} MiB)\n`);
-    const m = await registry.getSingleMetricAsString("fleetstream_processor_checkpoint_duration_seconds");
-    const sum = /_sum (\S+)/.exec(m)?.[1];
-    const count = /_count (\S+)/.exec(m)?.[1];
-    if (sum && count) process.stdout.write(`  checkpoints: ${count}, mean ${((Number(sum) / Number(count)) * 1000).toFixed(1)} ms\n`);
+    // Alternate plain and processor runs: on a shared machine the load drifts between runs.
+    const ratios: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const plain = await plainConsume(cfg, nc, total, round);
+      process.stdout.write(`  round ${round}: plain durable consume + ack (8 partitions):    ${Math.round(plain).toLocaleString("en")} msgs/s\n`);
+      await resetProcessor(cfg, nc);
+      const rss = rssSampler();
+      const rss0 = process.memoryUsage().rss;
+      const registry = createRegistry();
+      const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"] });
+      const t0 = performance.now();
+      await proc.start();
+      await waitForDrained(nc, cfg, ["telemetry"], 300_000);
+      const secs = (performance.now() - t0) / 1000;
+      await proc.stop();
+      const peak = rss.stop();
+      const rate = total / secs;
+      ratios.push(rate / plain);
+      process.stdout.write(`  round ${round}: windowed aggregation (processor, 8 partitions): ${Math.round(rate).toLocaleString("en")} msgs/s  (${(rate / plain).toFixed(2)} x plain)\n`);
+      const m = await registry.getSingleMetricAsString("fleetstream_processor_checkpoint_duration_seconds");
+      const sum = /_sum (\S+)/.exec(m)?.[1];
+      const count = /_count (\S+)/.exec(m)?.[1];
+      const cps = sum && count ? `; ${count} checkpoints, mean ${((Number(sum) / Number(count)) * 1000).toFixed(0)} ms` : "";
+      process.stdout.write(`           peak RSS ${Math.round(peak / 2 ** 20)} MiB (${Math.round(rss0 / 2 ** 20)} MiB before)${cps}\n`);
+    }
+    process.stdout.write(`  processor / plain: ${ratios.map((r) => r.toFixed(2)).join(", ")} (load average ${loadavg().map((x) => x.toFixed(1)).join(" ")})\n`);
     await nc.close();
   } finally {
     await ns.cleanup();
