@@ -46,6 +46,7 @@ export function reorderBySeq<D>(options: Partial<ReorderBySeqOptions<D>> = {}): 
     new Observable<ProcessorItem<D>>((subscriber) => {
       const store = opts.store ?? new Map<string, Sequencer<D>>();
       const waiting = new Set<string>();
+      const scratch: ProcessorItem<D>[] = [];
       let timer: Subscription | undefined;
       const emit = (items: ProcessorItem<D>[]) => {
         for (const it of items) subscriber.next(it);
@@ -76,13 +77,16 @@ export function reorderBySeq<D>(options: Partial<ReorderBySeqOptions<D>> = {}): 
             s = new Sequencer<D>(ev.device, opts);
             store.set(ev.device, s);
           }
-          const items = s.offer(ev, opts.scheduler.now());
+          // One reused array instead of one per event (re-entrant safe: only the tail is ours).
+          const from = scratch.length;
+          s.offer(ev, opts.scheduler.now(), scratch);
           opts.onTouch?.(ev.device);
           if (s.pending > 0) {
             waiting.add(ev.device);
             if (!external) timer ??= opts.scheduler.schedule(tick, opts.tickMs);
           }
-          emit(items);
+          for (let i = from; i < scratch.length; i++) subscriber.next(scratch[i]!);
+          scratch.length = from;
         },
         error: (e) => subscriber.error(e),
         complete() {
