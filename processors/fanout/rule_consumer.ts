@@ -64,23 +64,31 @@ export async function startRuleConsumer(deps: RuleConsumerDeps, compiled: Compil
   const target = compiled.makeTarget(pub);
   const policy = { maxAttempts: rule.maxAttempts, initialMs: rule.backoff.initial, maxMs: rule.backoff.max };
 
+  const acked = new WeakSet<JsMsg>();
+  const done = (m: JsMsg) => {
+    m.ack();
+    acked.add(m);
+  };
+
   async function handle(msgs: JsMsg[], signal: AbortSignal): Promise<void> {
     let i = 0;
     try {
       for (; i < msgs.length; i++) {
         const m = msgs[i]!;
+        // A retried batch skips what an earlier attempt already acked.
+        if (acked.has(m)) continue;
         let d: Delivery;
         try {
           d = toDelivery(m);
         } catch (e) {
           await publishDlq(pub, subj, fanoutDlqRecord(rule.name, m, "processing_failed", `not a CloudEvent: ${(e as Error).message}`));
           metrics.dlq.inc({ rule: rule.name, reason: "processing_failed" });
-          m.ack();
+          done(m);
           continue;
         }
         if (!match(d.structured)) {
           metrics.deliveries.inc({ rule: rule.name, outcome: "unmatched" });
-          m.ack();
+          done(m);
           continue;
         }
         const r = await deliverWithRetry(target, d, policy, signal, (ok, secs) => {
@@ -95,11 +103,12 @@ export async function startRuleConsumer(deps: RuleConsumerDeps, compiled: Compil
           metrics.deliveries.inc({ rule: rule.name, outcome: "failed" });
           metrics.dlq.inc({ rule: rule.name, reason: "delivery_failed" });
         }
-        m.ack();
+        done(m);
       }
     } catch (e) {
       // Stopping (or a reload) mid-batch: hand the rest back at once instead of after ack_wait.
-      for (; i < msgs.length; i++) msgs[i]!.nak();
+      // Any other failure: the loop gives this handler the same batch again.
+      if (signal.aborted) for (; i < msgs.length; i++) msgs[i]!.nak();
       throw e;
     }
   }

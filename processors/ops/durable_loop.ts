@@ -114,7 +114,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Runs the loop until `stop()`. Errors of NATS itself (disconnects, a deleted consumer) are logged
- * and retried after a pause; the handler's errors are the handler's business.
+ * and retried after a pause; a handler that throws gets the same batch again after a backoff.
  * @example const loop = await startDurableLoop(nc, { ...DEFAULT_DURABLE_LOOP_OPTIONS, stream, durable, filterSubjects }, log, handle)
  */
 export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOptions, log: Logger, handle: BatchHandler): Promise<DurableLoop> {
@@ -134,7 +134,18 @@ export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOpti
         if (msgs.length === 0 || abort.signal.aborted) continue;
         const stopKeepAlive = keepAlive(msgs, opts.ackWaitMs);
         try {
-          await handle(msgs, abort.signal);
+          // A handler that fails is given the same batch again, never the next one: with
+          // AckPolicy.All an ack of a later batch would also ack this one, unwritten.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await handle(msgs, abort.signal);
+              break;
+            } catch (e) {
+              if (abort.signal.aborted) throw e;
+              log.error("batch handler failed, retrying the same batch", { durable: opts.durable, attempt, err: e });
+              await sleep(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)), abort.signal);
+            }
+          }
         } finally {
           stopKeepAlive();
         }
