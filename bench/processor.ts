@@ -17,6 +17,9 @@ import { buildFleet, publishFleet, waitForDrained } from "../processors/pipeline
 import { createProcessor } from "../processors/processor.ts";
 import { startNatsServer } from "../testing/nats_server.ts";
 
+const cpuSecs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+const perMsg = (cpuSeconds: number, n: number) => ((cpuSeconds * 1e6) / n).toFixed(1);
+
 function rssSampler() {
   let peak = process.memoryUsage().rss;
   const t = setInterval(() => {
@@ -104,30 +107,36 @@ export async function run(args: string[]): Promise<void> {
 
     // Alternate plain and processor runs: on a shared machine the load drifts between runs.
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
     for (let round = 1; round <= rounds; round++) {
+      let cpu = process.cpuUsage();
       const plain = await plainConsume(cfg, nc, total, round);
-      process.stdout.write(`  round ${round}: plain durable consume + ack (8 partitions):    ${Math.round(plain).toLocaleString("en")} msgs/s\n`);
+      const plainCpu = cpuSecs(process.cpuUsage(cpu));
+      process.stdout.write(`  round ${round}: plain durable consume + ack (8 partitions):    ${Math.round(plain).toLocaleString("en")} msgs/s, ${perMsg(plainCpu, total)} µs client CPU/msg\n`);
       await resetProcessor(cfg, nc);
       const rss = rssSampler();
       const rss0 = process.memoryUsage().rss;
       const registry = createRegistry();
       const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"] });
       const t0 = performance.now();
+      cpu = process.cpuUsage();
       await proc.start();
       await waitForDrained(nc, cfg, ["telemetry"], 300_000);
       const secs = (performance.now() - t0) / 1000;
+      const procCpu = cpuSecs(process.cpuUsage(cpu));
       await proc.stop();
       const peak = rss.stop();
       const rate = total / secs;
       ratios.push(rate / plain);
-      process.stdout.write(`  round ${round}: windowed aggregation (processor, 8 partitions): ${Math.round(rate).toLocaleString("en")} msgs/s  (${(rate / plain).toFixed(2)} x plain)\n`);
+      cpuRatios.push(plainCpu / procCpu);
+      process.stdout.write(`  round ${round}: windowed aggregation (processor, 8 partitions): ${Math.round(rate).toLocaleString("en")} msgs/s  (${(rate / plain).toFixed(2)} x plain), ${perMsg(procCpu, total)} µs client CPU/msg (${(plainCpu / procCpu).toFixed(2)} x plain per CPU-second)\n`);
       const m = await registry.getSingleMetricAsString("fleetstream_processor_checkpoint_duration_seconds");
       const sum = /_sum (\S+)/.exec(m)?.[1];
       const count = /_count (\S+)/.exec(m)?.[1];
       const cps = sum && count ? `; ${count} checkpoints, mean ${((Number(sum) / Number(count)) * 1000).toFixed(0)} ms` : "";
       process.stdout.write(`           peak RSS ${Math.round(peak / 2 ** 20)} MiB (${Math.round(rss0 / 2 ** 20)} MiB before)${cps}\n`);
     }
-    process.stdout.write(`  processor / plain: ${ratios.map((r) => r.toFixed(2)).join(", ")} (load average ${loadavg().map((x) => x.toFixed(1)).join(" ")})\n`);
+    process.stdout.write(`  processor / plain, wall clock: ${ratios.map((r) => r.toFixed(2)).join(", ")}; per client CPU-second: ${cpuRatios.map((r) => r.toFixed(2)).join(", ")} (load average ${loadavg().map((x) => x.toFixed(1)).join(" ")})\n`);
     await nc.close();
   } finally {
     await ns.cleanup();
