@@ -7,6 +7,7 @@ import { createLogger } from "../../core/logger.ts";
 import { createRegistry, startOpsServer } from "../../core/metrics.ts";
 import { ensureStreams } from "../../core/streams.ts";
 import { createFanout } from "../../processors/fanout/fanout.ts";
+import { compileRules } from "../../processors/fanout/rules.ts";
 import { CONFIG_USAGE, parseCommand } from "../args.ts";
 
 export const summary = "route RESULTS events to JetStream, webhook and MQTT targets by EventBridge-style rules";
@@ -22,6 +23,7 @@ ${CONFIG_USAGE}
 export async function run(argv: string[]): Promise<number> {
   const { values, cfg } = parseCommand(argv, {});
   const path = (values as { config?: string }).config ?? process.env.FLEETSTREAM_CONFIG;
+  compileRules(cfg.rules, cfg); // invalid rules: one clear line before anything connects
   const log = createLogger({ level: cfg.log.level, fields: { process: "fanout" } });
   const nc = await connectNats(cfg.nats, log, "fanout");
   await ensureStreams(nc, cfg);

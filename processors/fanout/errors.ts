@@ -1,13 +1,16 @@
 /** Errors of the fan-out area: each sets `name` and keeps `cause`. */
-import { FleetstreamError } from "../../core/errors.ts";
+import { ConfigError, FleetstreamError } from "../../core/errors.ts";
 
-/** A rule's pattern is invalid; `path` points at the offending part, e.g. `rules[2].pattern.data.temp`. */
-export class PatternError extends FleetstreamError {
+/**
+ * A rule's pattern is invalid; `path` points at the offending part, e.g. `rules[2].pattern.data.temp`.
+ * A `ConfigError`, so the CLI reports it as one clear line (exit 78).
+ */
+export class PatternError extends ConfigError {
   constructor(
     readonly path: string,
     detail: string,
   ) {
-    super(`${path}: ${detail}`);
+    super(`${path}: ${detail}`, path);
   }
 }
 
