@@ -7,6 +7,8 @@ export class InfluxWriteError extends FleetstreamError {
     message: string,
     readonly status: number,
     readonly body: string,
+    /** The server asked to wait this long (Retry-After on 429/503), in ms. */
+    readonly retryAfterMs?: number,
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -58,7 +58,10 @@ function createV2(o: InfluxWriteApiOptions): InfluxWriteApi {
       try {
         await influx.transport.request(path, lines.join("\n"), { method: "POST", headers: { "content-type": "text/plain; charset=utf-8" } });
       } catch (e) {
-        if (e instanceof HttpError) throw new InfluxWriteError(`v2 write failed: ${e.statusCode} ${serverMessage(e.body ?? e.message)}`, e.statusCode, serverMessage(e.body ?? e.message), { cause: e });
+        if (e instanceof HttpError) {
+          const body = serverMessage(e.body ?? e.message);
+          throw new InfluxWriteError(`v2 write failed: ${e.statusCode} ${body}`, e.statusCode, body, e.retryAfter() > 0 ? e.retryAfter() * 1000 : undefined, { cause: e });
+        }
         throw e;
       }
     },
@@ -79,7 +82,8 @@ function createV1(o: InfluxWriteApiOptions): InfluxWriteApi {
         return;
       }
       const body = serverMessage(await r.text());
-      throw new InfluxWriteError(`v1 write failed: ${r.status} ${body}`, r.status, body);
+      const retryAfter = Number(r.headers.get("retry-after"));
+      throw new InfluxWriteError(`v1 write failed: ${r.status} ${body}`, r.status, body, retryAfter > 0 ? retryAfter * 1000 : undefined);
     },
   };
 }

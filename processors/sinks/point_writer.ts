@@ -1,6 +1,7 @@
 /**
  * Writes a batch of lines durably: network errors, 5xx, 429 (and any other failure that is not
- * about the content) are retried with exponential backoff until they succeed or the caller aborts;
+ * about the content, e.g. 401 or a missing database, logged as such) are retried with exponential
+ * backoff and jitter, or after the server's Retry-After, until they succeed or the caller aborts;
  * a batch the server refuses for its content is bisected until the offending lines stand alone,
  * and those are returned as rejected while the rest land.
  */
@@ -58,7 +59,9 @@ export function createPointWriter(api: InfluxWriteApi, metrics: SinkMetrics, log
         }
         metrics.writeErrors.inc({ sink: o.name, kind: "retryable" });
         if (n === 1 || n % 10 === 0) log.warn("write failed, retrying", { sink: o.name, attempt: n, delayMs: delay, err: e });
-        await sleep(delay * (0.75 + Math.random() * 0.5), signal);
+        // The server's Retry-After wins (bounded, so a bad header cannot park the sink for hours).
+        const asked = e instanceof InfluxWriteError ? e.retryAfterMs : undefined;
+        await sleep(asked !== undefined ? Math.min(asked, o.backoffMaxMs * 6) : delay * (0.75 + Math.random() * 0.5), signal);
         delay = Math.min(delay * 2, o.backoffMaxMs);
       }
     }

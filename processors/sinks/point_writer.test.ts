@@ -1,0 +1,58 @@
+// Proves: the point writer's policy on its own (the real-server behaviour is in the influx_sink tests): bisection isolates exactly the refused lines, retryable failures are retried (honouring Retry-After) until stored.
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../core/logger.ts";
+import { createRegistry } from "../../core/metrics.ts";
+import { InfluxWriteError } from "./errors.ts";
+import type { InfluxWriteApi } from "./influx_write_api.ts";
+import { createSinkMetrics } from "./metrics.ts";
+import { createPointWriter } from "./point_writer.ts";
+
+/** A write API that refuses batches holding a "bad" line and fails the first `outages` calls with 503. */
+function scripted(outages: number, retryAfterMs?: number): InfluxWriteApi & { stored: string[]; calls: number[] } {
+  const stored: string[] = [];
+  const calls: number[] = [];
+  return {
+    kind: "v1",
+    stored,
+    calls,
+    async write(lines) {
+      calls.push(Date.now());
+      if (outages-- > 0) throw new InfluxWriteError("503", 503, "unavailable", retryAfterMs);
+      if (lines.some((l) => l.includes("bad"))) throw new InfluxWriteError("400", 400, "field type conflict");
+      stored.push(...lines);
+    },
+  };
+}
+
+describe("createPointWriter", () => {
+  const signal = new AbortController().signal;
+  it("bisects a refused batch down to the offending lines", async () => {
+    const api = scripted(0);
+    const registry = createRegistry();
+    const w = createPointWriter(api, createSinkMetrics(registry), silentLogger, { backoffInitialMs: 1 });
+    const lines = Array.from({ length: 16 }, (_, i) => ({ line: i === 3 || i === 12 ? `bad${i}` : `ok${i}`, origin: i }));
+    const rejected = await w.write(lines, signal);
+    expect(rejected).toEqual([
+      { line: "bad3", origin: 3, error: "field type conflict" },
+      { line: "bad12", origin: 12, error: "field type conflict" },
+    ]);
+    expect(api.stored.sort()).toEqual(lines.filter((l) => l.line.startsWith("ok")).map((l) => l.line).sort());
+    expect(api.calls.length).toBeLessThanOrEqual(1 + 2 * 2 * 4); // log2(16) levels, two bad lines
+  });
+  it("retries an unavailable store until it takes the batch, waiting as Retry-After asks", async () => {
+    const api = scripted(2, 150);
+    const w = createPointWriter(api, createSinkMetrics(createRegistry()), silentLogger, { backoffInitialMs: 1, backoffMaxMs: 1000 });
+    expect(await w.write([{ line: "ok", origin: 0 }], signal)).toEqual([]);
+    expect(api.stored).toEqual(["ok"]);
+    expect(api.calls).toHaveLength(3);
+    expect(api.calls[2]! - api.calls[1]!).toBeGreaterThanOrEqual(140);
+  });
+  it("gives up only when aborted, leaving the batch unwritten", async () => {
+    const api = scripted(1_000_000);
+    const w = createPointWriter(api, createSinkMetrics(createRegistry()), silentLogger, { backoffInitialMs: 5 });
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(new Error("stop")), 100);
+    await expect(w.write([{ line: "ok", origin: 0 }], abort.signal)).rejects.toThrow("stop");
+    expect(api.stored).toEqual([]);
+  });
+});
