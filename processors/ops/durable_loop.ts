@@ -36,8 +36,11 @@ export const DEFAULT_DURABLE_LOOP_OPTIONS: Omit<DurableLoopOptions, "stream" | "
   ackPolicy: "explicit",
 };
 
-/** Handles one batch: acks what it durably delivered; `signal` aborts when the loop stops. */
-export type BatchHandler = (msgs: JsMsg[], signal: AbortSignal) => Promise<void>;
+/**
+ * Handles one batch: acks what it durably delivered; `signal` aborts when the loop stops.
+ * `ackAll` tells the consumer's actual policy (one made earlier may differ from the options).
+ */
+export type BatchHandler = (msgs: JsMsg[], signal: AbortSignal, ackAll: boolean) => Promise<void>;
 
 export interface DurableLoop {
   /** Resolves when the loop ended (after `stop()`). */
@@ -57,8 +60,8 @@ export function filterConfig(subjects: string[]): { filter_subject?: string; fil
   return { filter_subjects: subjects };
 }
 
-/** Creates the durable consumer or updates its filter, idempotently. */
-export async function ensureDurable(nc: NatsConnection, o: DurableLoopOptions): Promise<void> {
+/** Creates the durable consumer or updates its filter, idempotently; resolves with its ack policy. */
+export async function ensureDurable(nc: NatsConnection, o: DurableLoopOptions): Promise<"explicit" | "all"> {
   const jsm = await jetstreamManager(nc);
   const filter = filterConfig(o.filterSubjects);
   const cfg = {
@@ -81,9 +84,12 @@ export async function ensureDurable(nc: NatsConnection, o: DurableLoopOptions): 
         filter_subjects: filter.filter_subjects ?? [],
       } as never);
     }
+    // The ack policy cannot change on an existing consumer: report the one it has.
+    return c.ack_policy === AckPolicy.All ? "all" : "explicit";
   } catch (e) {
     if (!/consumer not found/i.test((e as Error).message)) throw e;
     await jsm.consumers.add(o.stream, { ...cfg, deliver_policy: o.deliverPolicy === "new" ? DeliverPolicy.New : DeliverPolicy.All });
+    return o.ackPolicy;
   }
 }
 
@@ -118,7 +124,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * @example const loop = await startDurableLoop(nc, { ...DEFAULT_DURABLE_LOOP_OPTIONS, stream, durable, filterSubjects }, log, handle)
  */
 export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOptions, log: Logger, handle: BatchHandler): Promise<DurableLoop> {
-  await ensureDurable(nc, opts);
+  let ackAll = (await ensureDurable(nc, opts)) === "all";
   const js = jetstream(nc);
   const abort = new AbortController();
   let current: { close(): Promise<void | Error> } | undefined;
@@ -138,7 +144,7 @@ export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOpti
           // AckPolicy.All an ack of a later batch would also ack this one, unwritten.
           for (let attempt = 1; ; attempt++) {
             try {
-              await handle(msgs, abort.signal);
+              await handle(msgs, abort.signal, ackAll);
               break;
             } catch (e) {
               if (abort.signal.aborted) throw e;
@@ -152,7 +158,7 @@ export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOpti
       } catch (e) {
         if (abort.signal.aborted) break;
         log.warn("consumer loop error, retrying", { durable: opts.durable, err: e });
-        if (/consumer not found/i.test((e as Error).message)) await ensureDurable(nc, opts).catch(() => {});
+        if (/consumer not found/i.test((e as Error).message)) ackAll = (await ensureDurable(nc, opts).catch(() => "explicit" as const)) === "all";
         await sleep(1000, abort.signal).catch(() => {});
       }
     }

@@ -119,7 +119,7 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
   const loops: DurableLoop[] = [];
   let pub: JsPublisher | undefined;
 
-  const handler = (name: string, raw: boolean, writer: PointWriter) => async (msgs: JsMsg[], signal: AbortSignal) => {
+  const handler = (name: string, raw: boolean, writer: PointWriter) => async (msgs: JsMsg[], signal: AbortSignal, ackAll: boolean) => {
     const { failures } = await writeMessages(writer, msgs, raw, signal);
     for (const f of failures) {
       log.warn("point rejected, sent to the DLQ", { sink: name, subject: f.msg.subject, error: f.error });
@@ -127,8 +127,9 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
       metrics.dlq.inc({ sink: name, reason: "processing_failed" });
     }
     if (raw) observeEventLatency(metrics, name, msgs, failures);
-    // The consumers ack all: acking the last message acks the whole batch.
-    msgs[msgs.length - 1]!.ack();
+    // Ack-all consumers: acking the last message acks the whole batch.
+    if (ackAll) msgs[msgs.length - 1]!.ack();
+    else for (const m of msgs) m.ack();
   };
 
   return {
