@@ -50,7 +50,8 @@ function sinkContract(name: string, build: () => Promise<StoreUnderTest>) {
       }
       // A correction of dev-0's first window: same point, new values.
       const revised = windowEvent(cfg, "dev-0", t0, { temperature: [20, 21.25, 19.5, 30], humidity: [40.125] }, 1);
-      const sink = createInfluxSink({ nc, cfg, log: silentLogger, registry: createRegistry() }, { backoffInitialMs: 100 });
+      const registry = createRegistry();
+      const sink = createInfluxSink({ nc, cfg, log: silentLogger, registry }, { backoffInitialMs: 100 });
       await sink.start();
       try {
         await publishEvents(nc, events);
@@ -64,6 +65,9 @@ function sinkContract(name: string, build: () => Promise<StoreUnderTest>) {
         // InfluxDB replaces the first revision; VictoriaMetrics keeps both samples of one timestamp.
         expect(actual.get(countKey)).toEqual(store.overwrites ? [4] : expect.arrayContaining([4]));
         expect(actual.get(`sensor_reading,device=dev-1 door_open@${t0 + 500}`)).toEqual([0]);
+        const metrics = await registry.metrics();
+        expect(metrics).toMatch(/fleetstream_sink_points_written_total\{sink="raw"\} 120\n/);
+        expect(metrics).toMatch(/fleetstream_sink_event_latency_seconds_count\{sink="raw"\} 120\n/);
       } finally {
         await sink.stop();
       }
