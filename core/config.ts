@@ -353,3 +353,8 @@ export function natsUrlConfigured(opts: LoadOptions = {}): boolean {
     return false; // loadConfig reports the file's problem with its key
   }
 }
+
+/** The config file in use: `--config` when given, else `FLEETSTREAM_CONFIG`, else none. */
+export function configPath(given?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return given ?? (env.FLEETSTREAM_CONFIG || undefined);
+}

@@ -4,7 +4,7 @@
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { loadConfig, natsUrlConfigured, parseDuration, streamNames, type Config } from "../../core/config.ts";
+import { configPath, loadConfig, natsUrlConfigured, parseDuration, streamNames, type Config } from "../../core/config.ts";
 import { createLogger, type Logger } from "../../core/logger.ts";
 import { createRegistry, startOpsServer } from "../../core/metrics.ts";
 import { connectNats } from "../../core/nats.ts";
@@ -19,6 +19,7 @@ import { createSimulator, fromConfig as simulatorOptions, type Simulator } from 
 import { parseArgs } from "node:util";
 import { startLocalNats, type LocalNats } from "../local_nats.ts";
 import { CONFIG_USAGE } from "../args.ts";
+import { watchRules } from "../rule_reload.ts";
 
 export const summary = "run gateway, processors, InfluxDB sink and fan-out in one process (the edge default)";
 export const usage = `Usage: fleetstream start [options]
@@ -113,7 +114,8 @@ export async function run(argv: string[]): Promise<number> {
   const processor = createProcessor({ nc, cfg, log, registry }, { ensureStreams: false });
   const gateway = createGateway({ nc, cfg, log, registry });
   const sink = cfg.influx.url ? createInfluxSink({ nc, cfg, log, registry }) : undefined;
-  const fanout = cfg.rules.length ? createFanout({ nc, cfg, log, registry }) : undefined;
+  // Always running, so rules added later (SIGHUP or an edit of the config file) need no restart.
+  const fanout = createFanout({ nc, cfg, log, registry });
   if (!sink) log.info("no INFLUX_URL set: results go to the RESULTS stream only (set INFLUX_URL to write InfluxDB)");
 
   let started = false;
@@ -126,7 +128,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   await processor.start();
   await sink?.start();
-  await fanout?.start();
+  await fanout.start();
+  const stopWatching = watchRules(fanout, configPath(values.config), log, local ? { nats: { url: local.url } } : undefined);
   await gateway.start();
   started = true;
   const mqttUrl = cfg.intake === "broker" ? cfg.mqtt.url! : local?.mqttUrl;
@@ -178,7 +181,8 @@ export async function run(argv: string[]): Promise<number> {
   await simRun;
   await gateway.stop();
   await processor.stop();
-  await fanout?.stop();
+  stopWatching();
+  await fanout.stop();
   await sink?.stop();
   await printStatus();
   if (simProgress) out(`simulator: ${simProgress}`);
