@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import type { DlqReason } from "./errors.ts";
+import { headersToRecord } from "./fast_headers.ts";
 import type { JsPublisher, PubAck } from "./js_publisher.ts";
 import type { Subjects } from "./subjects.ts";
 
@@ -35,12 +36,7 @@ export interface DlqRecord {
 }
 
 /** Flattens NATS headers into a plain object (first value of each key). */
-export function headersToObject(h: MsgHdrs | undefined): Record<string, string> | undefined {
-  if (!h) return undefined;
-  const out: Record<string, string> = {};
-  for (const k of h.keys()) out[k] = h.get(k);
-  return out;
-}
+export const headersToObject = headersToRecord;
 
 /**
  * A DLQ record's id is deterministic so that a re-processed reject does not land twice:

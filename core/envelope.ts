@@ -5,7 +5,8 @@
  * `ce-id` so that JetStream's duplicate window removes re-sent and redelivered input.
  */
 import { createHash } from "node:crypto";
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import { EventHeaders, readHeaders, type HeaderSource } from "./fast_headers.ts";
 
 /** Past-tense event types fleetstream emits. */
 export type EventType =
@@ -63,20 +64,20 @@ export function rfc3339(ms: number): string {
 
 /** Encodes an event as NATS headers (binary mode); the body is `JSON.stringify(ev.data)`. */
 export function toHeaders(ev: CloudEvent): MsgHdrs {
-  const h = natsHeaders();
-  h.set("ce-specversion", "1.0");
-  h.set("ce-id", ev.id);
-  h.set("ce-source", ev.source);
-  h.set("ce-type", ev.type);
-  h.set("ce-subject", ev.subject);
-  h.set("ce-time", ev.time);
-  if (ev.ingesttime) h.set("ce-ingesttime", ev.ingesttime);
-  if (ev.seq !== undefined) h.set("ce-seq", String(ev.seq));
-  if (ev.timesource) h.set("ce-timesource", ev.timesource);
-  if (ev.extensions) for (const [k, v] of Object.entries(ev.extensions)) h.set(`ce-${k}`, v);
-  h.set("content-type", "application/json");
-  h.set("Nats-Msg-Id", ev.id);
-  return h;
+  const e: Array<[string, string]> = [
+    ["ce-specversion", "1.0"],
+    ["ce-id", ev.id],
+    ["ce-source", ev.source],
+    ["ce-type", ev.type],
+    ["ce-subject", ev.subject],
+    ["ce-time", ev.time],
+  ];
+  if (ev.ingesttime) e.push(["ce-ingesttime", ev.ingesttime]);
+  if (ev.seq !== undefined) e.push(["ce-seq", String(ev.seq)]);
+  if (ev.timesource) e.push(["ce-timesource", ev.timesource]);
+  if (ev.extensions) for (const [k, v] of Object.entries(ev.extensions)) e.push([`ce-${k}`, v]);
+  e.push(["content-type", "application/json"], ["Nats-Msg-Id", ev.id]);
+  return new EventHeaders(e);
 }
 
 const KNOWN = new Set([
@@ -84,10 +85,19 @@ const KNOWN = new Set([
   "ce-ingesttime", "ce-seq", "ce-timesource",
 ]);
 
-/** Decodes a binary-mode CloudEvent from NATS headers and a JSON body. */
-export function fromMessage<T = unknown>(h: MsgHdrs | undefined, body: Uint8Array | string): CloudEvent<T> {
+/**
+ * Decodes a received message (nats.js `Msg` or `JsMsg`): the fast path of {@link fromMessage}, which
+ * reads the header block without building nats.js header objects.
+ */
+export function readEvent<T = unknown>(msg: HeaderSource & { data: Uint8Array }): CloudEvent<T> {
+  return fromMessage<T>(readHeaders(msg), msg.data);
+}
+
+/** Decodes a binary-mode CloudEvent from NATS headers (or a plain header object) and a JSON body. */
+export function fromMessage<T = unknown>(h: MsgHdrs | Record<string, string> | undefined, body: Uint8Array | string): CloudEvent<T> {
   if (!h) throw new Error("message has no CloudEvents headers");
-  const get = (k: string) => h.get(k) || undefined;
+  const rec = typeof (h as MsgHdrs).keys === "function" ? undefined : (h as Record<string, string>);
+  const get = rec ? (k: string) => rec[k] || undefined : (k: string) => (h as MsgHdrs).get(k) || undefined;
   const id = get("ce-id");
   const type = get("ce-type");
   const subject = get("ce-subject");
@@ -95,9 +105,9 @@ export function fromMessage<T = unknown>(h: MsgHdrs | undefined, body: Uint8Arra
   if (!id || !type || !subject || !time) throw new Error("message lacks ce-id, ce-type, ce-subject or ce-time");
   const seqRaw = get("ce-seq");
   const extensions: Record<string, string> = {};
-  for (const k of h.keys()) {
+  for (const k of rec ? Object.keys(rec) : (h as MsgHdrs).keys()) {
     const lk = k.toLowerCase();
-    if (lk.startsWith("ce-") && !KNOWN.has(lk)) extensions[lk.slice(3)] = h.get(k);
+    if (lk.startsWith("ce-") && !KNOWN.has(lk)) extensions[lk.slice(3)] = get(k)!;
   }
   const text = typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
   return {

@@ -12,3 +12,4 @@ export * from "./js_publisher.ts";
 export * from "./streams.ts";
 export * from "./dlq.ts";
 export * from "./results.ts";
+export * from "./fast_headers.ts";

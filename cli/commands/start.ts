@@ -9,7 +9,7 @@ import { createLogger, type Logger } from "../../core/logger.ts";
 import { createRegistry, startOpsServer } from "../../core/metrics.ts";
 import { connectNats } from "../../core/nats.ts";
 import { ensureStreams } from "../../core/streams.ts";
-import { fromMessage } from "../../core/envelope.ts";
+import { readEvent } from "../../core/envelope.ts";
 import type { WindowAggregateData } from "../../core/results.ts";
 import { createGateway } from "../../gateway/gateway.ts";
 import { createProcessor } from "../../processors/processor.ts";
@@ -49,7 +49,7 @@ function watchWindows(nc: NatsConnection, root: string): { status: Status; sub: 
     callback: (err, msg) => {
       if (err) return;
       try {
-        const ev = fromMessage<WindowAggregateData>(msg.headers, msg.data);
+        const ev = readEvent<WindowAggregateData>(msg);
         if (ev.data.revision > 0) status.corrections++;
         else status.windows++;
         status.lastWindow = ev.data;

@@ -9,7 +9,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { streamNames, type Config } from "../../core/config.ts";
 import { headersToObject, publishDlq, toBase64, type DlqRecord } from "../../core/dlq.ts";
 import type { DlqReason } from "../../core/errors.ts";
-import { fromMessage, toStructured } from "../../core/envelope.ts";
+import { readEvent, toStructured } from "../../core/envelope.ts";
 import type { JsPublisher } from "../../core/js_publisher.ts";
 import type { Logger } from "../../core/logger.ts";
 import { subjects } from "../../core/subjects.ts";
@@ -40,7 +40,7 @@ export interface RuleConsumerDeps {
 
 /** Decodes a stored message into a delivery; throws on a message that is not a CloudEvent. */
 export function toDelivery(m: { subject: string; headers?: JsMsg["headers"]; data: Uint8Array }): Delivery {
-  const event = fromMessage(m.headers, m.data);
+  const event = readEvent(m);
   return { event, structured: toStructured(event), subject: m.subject, headers: m.headers, data: m.data };
 }
 

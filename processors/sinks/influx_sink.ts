@@ -81,7 +81,7 @@ export async function writeMessages(
   const errors = new Map<number, string>();
   msgs.forEach((m, i) => {
     try {
-      for (const p of messageToPoints(m.headers, m.data, raw)) lines.push({ line: toLine(p), origin: i });
+      for (const p of messageToPoints(m, raw)) lines.push({ line: toLine(p), origin: i });
     } catch (e) {
       if (!(e instanceof PointMappingError)) throw e;
       errors.set(i, e.message);

@@ -12,7 +12,7 @@
  * A later revision of a window has the same measurement, tags and time, so it overwrites.
  */
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { fromMessage, type CloudEvent } from "../../core/envelope.ts";
+import { readEvent, type CloudEvent } from "../../core/envelope.ts";
 import type { LocationEnrichedData, SensorReadingData, WindowAggregateData } from "../../core/results.ts";
 import { PointMappingError } from "./errors.ts";
 import type { InfluxPoint } from "./line_protocol.ts";
@@ -65,10 +65,10 @@ export function eventToPoints(ev: CloudEvent, raw = true): InfluxPoint[] {
 }
 
 /** Decodes a stored message and maps it; throws `PointMappingError` for anything unusable. */
-export function messageToPoints(headers: MsgHdrs | undefined, data: Uint8Array, raw = true): InfluxPoint[] {
+export function messageToPoints(msg: { headers?: MsgHdrs; data: Uint8Array }, raw = true): InfluxPoint[] {
   let ev: CloudEvent;
   try {
-    ev = fromMessage(headers, data);
+    ev = readEvent(msg);
   } catch (e) {
     throw new PointMappingError(`not a CloudEvent: ${(e as Error).message}`, { cause: e });
   }

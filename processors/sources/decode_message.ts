@@ -3,7 +3,7 @@
  * with the shape checks the processors rely on. A message that fails them is a poison message.
  */
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { fromMessage } from "../../core/envelope.ts";
+import { readEvent } from "../../core/envelope.ts";
 import type { LocationData, SensorReadingData } from "../../core/results.ts";
 import type { InputKind } from "../../core/subjects.ts";
 import { DecodeError } from "../errors.ts";
@@ -27,7 +27,7 @@ export function decodeMessage(kind: InputKind, msg: MessageLike): InputEvent<Sen
 export function decodeMessage(kind: InputKind, msg: MessageLike): InputEvent<SensorReadingData | LocationData> {
   let ce;
   try {
-    ce = fromMessage<Record<string, unknown>>(msg.headers, msg.data);
+    ce = readEvent<Record<string, unknown>>(msg);
   } catch (e) {
     throw new DecodeError(`cannot decode event: ${(e as Error).message}`, { cause: e });
   }
