@@ -2,6 +2,7 @@
  * Test and benchmark helpers: a deterministic mixed device workload with the events and DLQ records
  * it must produce (computed independently of the gateway), an MQTT QoS 1 sender, and a stream reader.
  */
+import { mulberry32 } from "../core/random.ts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import mqtt, { type MqttClient } from "mqtt";
@@ -27,16 +28,7 @@ export interface Workload {
 }
 
 /** Small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 export interface WorkloadOptions {
   count: number;

@@ -4,6 +4,9 @@
  * a device does not change what the others send.
  */
 
+import { mulberry32 } from "../core/random.ts";
+import { fnv1a32 } from "../core/subjects.ts";
+
 /** A source of uniform numbers in [0, 1) plus the helpers the device models need. */
 export interface Random {
   /** Uniform in [0, 1). */
@@ -21,28 +24,13 @@ export interface Random {
 }
 
 /** FNV-1a 32-bit of a string: derives independent stream seeds from the run seed and a name. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /**
  * A seeded generator; `stream` names an independent sequence under the same seed.
  * @example const r = createRandom(42, "sensor-0001"); r.uniform(18, 24)
  */
 export function createRandom(seed: number, stream = ""): Random {
-  let a = (fnv1a(`${seed >>> 0}:${stream}`) ^ Math.imul(seed | 0, 0x9e3779b1)) >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(fnv1a32(`${seed >>> 0}:${stream}`) ^ Math.imul(seed | 0, 0x9e3779b1));
   const r: Random = {
     next,
     uniform: (min, max) => min + (max - min) * next(),

@@ -1,5 +1,6 @@
 // Proves: for random event streams (bounded disorder, duplicates, seq gaps, late events, idle
 // devices) reorderBySeq + eventTimeWindow end with exactly the windows of a brute-force oracle.
+import { mulberry32 } from "../../core/random.ts";
 import fc from "fast-check";
 import { Subject, VirtualAction, VirtualTimeScheduler } from "rxjs";
 import { describe, expect, it } from "vitest";
@@ -10,16 +11,7 @@ import type { InputEvent, ProcessorItem } from "../state/events.ts";
 import { eventTimeWindow } from "./event_time_window.ts";
 import { reorderBySeq } from "./reorder_by_seq.ts";
 
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 interface Scenario {
   seed: number;

@@ -3,6 +3,7 @@
  * (CloudEvents binary mode, as the gateway writes it) with disorder, duplicates, seq gaps and late
  * events, plus readers for what the processor wrote to RESULTS and the DLQ.
  */
+import { mulberry32 } from "../../core/random.ts";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { streamNames, type Config } from "../../core/config.ts";
@@ -47,16 +48,7 @@ export const DEFAULT_FLEET_OPTIONS: FleetOptions = {
   startTime: Date.parse("2026-01-01T00:00:00.000Z"),
 };
 
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 /** Every reading in publish order; `dup` marks a re-send. Even-numbered devices send seqs. */
 export function buildFleet(options: Partial<FleetOptions> = {}): Array<OracleEvent & { dup: boolean }> {
