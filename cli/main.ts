@@ -3,6 +3,7 @@
  * `summary`, `usage` and `run(argv)`; they load lazily so `fleetstream --help` stays fast.
  */
 import { ConfigError } from "../core/errors.ts";
+import { NatsUnreachableError } from "../core/nats.ts";
 
 export interface Command {
   /** One line for the command list. */
@@ -69,6 +70,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ConfigError) {
       process.stderr.write(`fleetstream ${name}: ${e.message}\n`);
       return 78; // EX_CONFIG
+    }
+    if (e instanceof NatsUnreachableError) {
+      process.stderr.write(`fleetstream ${name}: ${e.message}\n`);
+      return 69; // EX_UNAVAILABLE
     }
     throw e;
   }

@@ -2,7 +2,8 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { readFileSync } from "node:fs";
 import { credsAuthenticator } from "@nats-io/transport-node";
-import type { Config } from "./config.ts";
+import { redactUrl, type Config } from "./config.ts";
+import { FleetstreamError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 
 /**
@@ -14,7 +15,24 @@ export async function connectNats(
   log: Logger,
   name: string,
 ): Promise<NatsConnection> {
-  const nc = await connect({
+  const nc = await connect(connectOptions(natsCfg, name)).catch((e: Error) => {
+    throw new NatsUnreachableError(
+      `cannot connect to NATS at ${redactUrl(natsCfg.url)} (${e.message}): start nats-server >= 2.10 with JetStream there, or set NATS_URL`,
+      { cause: e },
+    );
+  });
+  const version = nc.info?.version ?? "0.0.0";
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  if (major < 2 || (major === 2 && minor < 10)) {
+    await nc.close();
+    throw new NatsUnreachableError(`nats-server ${version} at ${redactUrl(natsCfg.url)} is too old: fleetstream needs >= 2.10 (scripts/setup.sh installs one), or set NATS_URL to another server`);
+  }
+  watchStatus(nc, log);
+  return nc;
+}
+
+function connectOptions(natsCfg: Config["nats"], name: string) {
+  return {
     servers: natsCfg.url.split(",").map((s) => s.trim()),
     name: `fleetstream-${name}`,
     user: natsCfg.user,
@@ -25,7 +43,10 @@ export async function connectNats(
     reconnectTimeWait: 250,
     pingInterval: 10_000,
     noAsyncTraces: true,
-  });
+  };
+}
+
+function watchStatus(nc: NatsConnection, log: Logger): void {
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === "disconnect" || s.type === "reconnect" || s.type === "error") {
@@ -33,5 +54,7 @@ export async function connectNats(
       }
     }
   })().catch(() => {});
-  return nc;
 }
+
+/** NATS could not be reached at start-up (later outages are ridden out by reconnecting). */
+export class NatsUnreachableError extends FleetstreamError {}
