@@ -15,6 +15,7 @@
  * Messages that arrive both ways produce identical event ids, so JetStream's duplicate window keeps one.
  * An unacked message is redelivered after `ackWait`.
  */
+import { readHeaders } from "../core/fast_headers.ts";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
@@ -128,7 +129,7 @@ export function createNatsIntake(
 
   /** Raw-stream messages that `$MQTT_msgs` already delivers are acked unread. */
   function rawNeeded(m: JsMsg): boolean {
-    const qos = m.headers?.get(MQTT_PUB_HEADER)?.charAt(0);
+    const qos = readHeaders(m)?.[MQTT_PUB_HEADER]?.charAt(0);
     if (!qos || qos === "0") return true;
     // A second of margin: a message near the consumer's creation may be read both ways (deduplicated).
     return Number(m.timestampNanos / 1_000_000n) < mqttMsgsSince + 1000;

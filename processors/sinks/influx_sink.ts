@@ -4,6 +4,7 @@
  * to JetStream only after the store accepted the batch. Points the store refuses for their content
  * go to the DLQ (stage `sink`, reason `processing_failed`, with the server's message); the rest land.
  */
+import { readHeaders } from "../../core/fast_headers.ts";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { streamNames, type Config } from "../../core/config.ts";
@@ -97,7 +98,7 @@ function observeEventLatency(metrics: SinkMetrics, sink: string, msgs: JsMsg[], 
   const now = Date.now();
   for (const m of msgs) {
     if (failed.has(m)) continue;
-    const t = Date.parse(m.headers?.get("ce-time") ?? "");
+    const t = Date.parse(readHeaders(m)?.["ce-time"] ?? "");
     if (Number.isFinite(t)) metrics.eventLatency.observe({ sink }, Math.max(0, now - t) / 1000);
   }
 }
