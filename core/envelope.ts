@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { EventHeaders, readHeaders, type HeaderSource } from "./fast_headers.ts";
+import { EventHeaders, headersToRecord, readHeaders, type HeaderSource } from "./fast_headers.ts";
 
 /** Past-tense event types fleetstream emits. */
 export type EventType =
@@ -95,34 +95,35 @@ export function readEvent<T = unknown>(msg: HeaderSource & { data: Uint8Array })
 
 /** Decodes a binary-mode CloudEvent from NATS headers (or a plain header object) and a JSON body. */
 export function fromMessage<T = unknown>(h: MsgHdrs | Record<string, string> | undefined, body: Uint8Array | string): CloudEvent<T> {
-  if (!h) throw new Error("message has no CloudEvents headers");
-  const rec = typeof (h as MsgHdrs).keys === "function" ? undefined : (h as Record<string, string>);
-  const get = rec ? (k: string) => rec[k] || undefined : (k: string) => (h as MsgHdrs).get(k) || undefined;
-  const id = get("ce-id");
-  const type = get("ce-type");
-  const subject = get("ce-subject");
-  const time = get("ce-time");
+  const rec = h && typeof (h as MsgHdrs).keys === "function" ? headersToRecord(h as MsgHdrs) : (h as Record<string, string> | undefined);
+  if (!rec) throw new Error("message has no CloudEvents headers");
+  const id = rec["ce-id"];
+  const type = rec["ce-type"];
+  const subject = rec["ce-subject"];
+  const time = rec["ce-time"];
   if (!id || !type || !subject || !time) throw new Error("message lacks ce-id, ce-type, ce-subject or ce-time");
-  const seqRaw = get("ce-seq");
-  const extensions: Record<string, string> = {};
-  for (const k of rec ? Object.keys(rec) : (h as MsgHdrs).keys()) {
+  const seqRaw = rec["ce-seq"];
+  let extensions: Record<string, string> | undefined;
+  for (const k in rec) {
+    // Only keys that look like `ce-...` (any case) are worth lower-casing: this runs per message.
+    if (k.charCodeAt(2) !== 45 || (k.charCodeAt(0) | 32) !== 99) continue;
     const lk = k.toLowerCase();
-    if (lk.startsWith("ce-") && !KNOWN.has(lk)) extensions[lk.slice(3)] = get(k)!;
+    if (lk.startsWith("ce-") && !KNOWN.has(lk)) (extensions ??= {})[lk.slice(3)] = rec[k]!;
   }
   const text = typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
   return {
     specversion: "1.0",
     id,
-    source: get("ce-source") ?? "",
+    source: rec["ce-source"] || "",
     type,
     subject,
     time,
-    ingesttime: get("ce-ingesttime"),
-    seq: seqRaw === undefined ? undefined : Number(seqRaw),
-    timesource: get("ce-timesource") as CloudEvent["timesource"],
+    ingesttime: rec["ce-ingesttime"] || undefined,
+    seq: seqRaw ? Number(seqRaw) : undefined,
+    timesource: (rec["ce-timesource"] || undefined) as CloudEvent["timesource"],
     datacontenttype: "application/json",
     data: JSON.parse(text) as T,
-    extensions: Object.keys(extensions).length ? extensions : undefined,
+    extensions,
   };
 }
 
