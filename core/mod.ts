@@ -13,3 +13,4 @@ export * from "./streams.ts";
 export * from "./dlq.ts";
 export * from "./results.ts";
 export * from "./fast_headers.ts";
+export * from "./shutdown.ts";

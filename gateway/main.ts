@@ -2,6 +2,7 @@
  * The gateway process, wiring only: config -> NATS -> streams -> gateway -> ops server (/metrics,
  * /healthz, /readyz on `cfg.http.port`); SIGTERM/SIGINT drain and exit.
  */
+import { untilShutdown } from "../core/shutdown.ts";
 import type { Config } from "../core/config.ts";
 import { createLogger } from "../core/logger.ts";
 import { createRegistry, startOpsServer } from "../core/metrics.ts";
@@ -23,10 +24,7 @@ export async function runGateway(cfg: Config): Promise<number> {
   });
   log.info("ops server listening", { port: ops.port });
   await gateway.start();
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+  const signal = await untilShutdown();
   log.info("draining", { signal });
   await gateway.stop();
   await ops.close();

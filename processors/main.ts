@@ -2,6 +2,7 @@
  * Wiring of the standalone processor process: config -> NATS -> processor -> ops server; SIGTERM
  * drains (results published, state checkpointed, input acked) before exit.
  */
+import { untilShutdown } from "../core/shutdown.ts";
 import type { Config } from "../core/config.ts";
 import { createLogger } from "../core/logger.ts";
 import { createRegistry, startOpsServer } from "../core/metrics.ts";
@@ -23,10 +24,7 @@ export async function runProcessor(cfg: Config): Promise<number> {
   await proc.start();
   ready = true;
   log.info("processor ready", { metricsPort: ops.port, partitions: proc.partitions });
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
+  await untilShutdown();
   log.info("draining");
   await proc.stop();
   await ops.close();

@@ -1,4 +1,5 @@
 /** `fleetstream fanout`: runs the fan-out rules until SIGTERM; SIGHUP or a change of the config file reloads them. */
+import { untilShutdown } from "../../core/shutdown.ts";
 import { connectNats } from "../../core/nats.ts";
 import { createLogger } from "../../core/logger.ts";
 import { createRegistry, startOpsServer } from "../../core/metrics.ts";
@@ -32,10 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   const ops = await startOpsServer(registry, { port: cfg.http.port, host: cfg.http.host, checks: [() => (nc.isClosed() ? "nats connection closed" : undefined)] });
 
   const stopWatching = watchRules(fanout, path, log);
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
+  await untilShutdown();
   log.info("draining");
   stopWatching();
   await fanout.stop();

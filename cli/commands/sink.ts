@@ -1,4 +1,5 @@
 /** `fleetstream sink`: runs the InfluxDB sink (RESULTS windows + locations, raw TELEMETRY) until SIGTERM. */
+import { untilShutdown } from "../../core/shutdown.ts";
 import { connectNats } from "../../core/nats.ts";
 import { createLogger } from "../../core/logger.ts";
 import { createRegistry, startOpsServer } from "../../core/metrics.ts";
@@ -26,10 +27,7 @@ export async function run(argv: string[]): Promise<number> {
   const sink = createInfluxSink({ nc, cfg, log, registry });
   await sink.start();
   const ops = await startOpsServer(registry, { port: cfg.http.port, host: cfg.http.host, checks: [() => (nc.isClosed() ? "nats connection closed" : undefined)] });
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
+  await untilShutdown();
   log.info("draining");
   await sink.stop();
   await ops.close();

@@ -2,6 +2,7 @@
  * `fleetstream start`: the edge all-in-one — gateway, processors, InfluxDB sink and fan-out in one
  * process, with a local nats-server when no NATS_URL is set, and optionally a simulated fleet.
  */
+import { untilShutdown } from "../../core/shutdown.ts";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { configPath, loadConfig, natsUrlConfigured, parseDuration, streamNames, type Config } from "../../core/config.ts";
@@ -170,11 +171,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const timer = setInterval(() => void printStatus(), statusMs);
 
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-    if (durationMs !== undefined) setTimeout(resolve, durationMs).unref();
-  });
+  await untilShutdown(durationMs);
   clearInterval(timer);
   out("draining...");
   sim?.stop();
