@@ -3,7 +3,7 @@
  * so that QoS 1 messages for a slow subscriber are kept, never silently dropped (MEASURED: the default
  * `max_queued_messages 1000` drops them without a word).
  */
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { binaries } from "./binaries.ts";
 import { freePort, removeDir, spawnManaged, tempDir, waitForPort, type ManagedProcess } from "./process.ts";
@@ -20,6 +20,9 @@ export interface MosquittoHandle {
 
 export async function startMosquitto(): Promise<MosquittoHandle> {
   const dir = tempDir("mosquitto");
+  // Started as root, Mosquitto drops to the `mosquitto` user: it must be able to write its
+  // persistence file here, or it silently forgets every session and queued message on restart.
+  chmodSync(dir, 0o777);
   const port = await freePort();
   const conf = join(dir, "mosquitto.conf");
   writeFileSync(
