@@ -10,7 +10,7 @@ import { connectNats } from "../core/nats.ts";
 import { ensureStreams } from "../core/streams.ts";
 import { startMosquitto, startNatsServer, type MosquittoHandle, type NatsServerHandle } from "../testing/mod.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
-import { connectMqtt, readStream, waitForCount } from "./test_workload.ts";
+import { connectMqtt, readStream, sendThroughOutage, waitForCount } from "./test_workload.ts";
 
 const TOTAL = 4000;
 const RATE = 500; // msgs/s: ~8 s; the broker is down from ~2 s to ~5 s
@@ -44,30 +44,14 @@ describe("broker restart", () => {
     await gw.start();
     dev = await connectMqtt(mosq.url, { protocolVersion: 5, clientId: "dev-broker-restart", clean: false, reconnectPeriod: 250 });
 
-    const acked = new Set<string>();
-    const start = Date.now();
-    let outage: Promise<void> | undefined;
     let readyDuringOutage: boolean | undefined;
-    for (let i = 0; i < TOTAL; i++) {
-      const due = start + (i * 1000) / RATE;
-      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-      if (!outage && Date.now() - start > 2000) {
-        outage = (async () => {
-          await mosq!.stop(); // SIGTERM: Mosquitto saves its queues, as a restart would
-          await new Promise((r) => setTimeout(r, 1500));
-          readyDuringOutage = gw!.ready();
-          await new Promise((r) => setTimeout(r, 1500));
-          await mosq!.start();
-        })();
-      }
-      const id = `b${i}`;
-      dev.publish(`devices/r${i % 10}/telemetry`, JSON.stringify({ id, ts: Date.now(), metrics: { v: i } }), { qos: 1 }, (err) => {
-        if (!err) acked.add(`r${i % 10}:${id}`);
-      });
-    }
-    await outage;
-    const deadline = Date.now() + 30_000;
-    while (acked.size < TOTAL && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const acked = await sendThroughOutage(dev, { total: TOTAL, rate: RATE, devices: 10, prefix: "r" }, async () => {
+      await mosq!.stop(); // SIGTERM: Mosquitto saves its queues, as a restart would
+      await new Promise((r) => setTimeout(r, 1500));
+      readyDuringOutage = gw!.ready();
+      await new Promise((r) => setTimeout(r, 1500));
+      await mosq!.start();
+    });
 
     expect(readyDuringOutage).toBe(false);
     expect(acked.size).toBeGreaterThan(TOTAL / 2);

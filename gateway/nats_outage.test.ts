@@ -9,31 +9,10 @@ import { connectNats } from "../core/nats.ts";
 import { ensureStreams } from "../core/streams.ts";
 import { startMosquitto, startNatsServer, type MosquittoHandle, type NatsServerHandle } from "../testing/mod.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
-import { connectMqtt, readStream, waitForCount } from "./test_workload.ts";
+import { connectMqtt, readStream, sendThroughOutage, waitForCount } from "./test_workload.ts";
 
 const TOTAL = 6000;
 const RATE = 600; // msgs/s: the run lasts ~10 s, the outage starts at ~2 s and lasts 5 s
-
-/** Publishes TOTAL readings at RATE; calls `outage` once, 2 s in; resolves with the ids the device got a PUBACK for. */
-async function sendThrough(dev: MqttClient, outage: () => Promise<void>): Promise<{ acked: Set<string>; outageDone: Promise<void> }> {
-  const acked = new Set<string>();
-  const start = Date.now();
-  let outageDone: Promise<void> | undefined;
-  for (let i = 0; i < TOTAL; i++) {
-    const due = start + (i * 1000) / RATE;
-    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-    if (!outageDone && Date.now() - start > 2000) outageDone = outage();
-    const id = `m${i}`;
-    dev.publish(`devices/o${i % 20}/telemetry`, JSON.stringify({ id, ts: Date.now(), metrics: { v: i } }), { qos: 1 }, (err) => {
-      if (!err) acked.add(`o${i % 20}:${id}`);
-    });
-  }
-  await outageDone;
-  // mqtt.js resends unacknowledged publishes after reconnecting; give the last ones time to be acknowledged.
-  const deadline = Date.now() + 30_000;
-  while (acked.size < TOTAL && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  return { acked, outageDone: outageDone! };
-}
 
 describe("NATS outage", () => {
   let ns: NatsServerHandle | undefined;
@@ -60,7 +39,7 @@ describe("NATS outage", () => {
     gw = createGateway({ nc: gwNc, cfg, log: silentLogger, registry: createRegistry() });
     await gw.start();
     let readyDuringOutage: boolean | undefined;
-    const { acked } = await sendThrough(dev, async () => {
+    const acked = await sendThroughOutage(dev, { total: TOTAL, rate: RATE, devices: 20, prefix: "o" }, async () => {
       await ns!.stop();
       await new Promise((r) => setTimeout(r, 2500));
       readyDuringOutage = gw!.ready();

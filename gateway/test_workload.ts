@@ -238,3 +238,32 @@ export async function waitForCount(nc: NatsConnection, stream: string, count: nu
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/**
+ * Publishes `total` QoS 1 readings at `rate`/s over `devices` devices (ids `<prefix><n % devices>`),
+ * calls `outage` once, 2 s in, and resolves with the ce-ids the device got a PUBACK for, after
+ * waiting (up to 30 s) for mqtt.js to resend what the outage left unacknowledged.
+ */
+export async function sendThroughOutage(
+  dev: MqttClient,
+  o: { total: number; rate: number; devices: number; prefix: string },
+  outage: () => Promise<void>,
+): Promise<Set<string>> {
+  const acked = new Set<string>();
+  const start = Date.now();
+  let outageDone: Promise<void> | undefined;
+  for (let i = 0; i < o.total; i++) {
+    const due = start + (i * 1000) / o.rate;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    if (!outageDone && Date.now() - start > 2000) outageDone = outage();
+    const device = `${o.prefix}${i % o.devices}`;
+    const id = `m${i}`;
+    dev.publish(`devices/${device}/telemetry`, JSON.stringify({ id, ts: Date.now(), metrics: { v: i } }), { qos: 1 }, (err) => {
+      if (!err) acked.add(`${device}:${id}`);
+    });
+  }
+  await outageDone;
+  const deadline = Date.now() + 30_000;
+  while (acked.size < o.total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  return acked;
+}
