@@ -302,9 +302,6 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (intake === "broker" && !cfg.mqtt.url) {
     throw new ConfigError("invalid config at mqtt.url: the broker intake needs a broker URL (set MQTT_URL, e.g. mqtt://127.0.0.1:1883)", "mqtt.url");
   }
-  if (cfg.influx.url && cfg.influx.api === "v2" && !cfg.influx.token) {
-    // InfluxDB 1.8 and VictoriaMetrics accept an empty token, so this is allowed; 2.x will answer 401.
-  }
   return deepFreeze({ ...cfg, intake }) as Config;
 }
 

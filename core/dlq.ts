@@ -5,7 +5,6 @@
 import { createHash } from "node:crypto";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import type { DlqReason } from "./errors.ts";
-import { headersToRecord } from "./fast_headers.ts";
 import type { JsPublisher, PubAck } from "./js_publisher.ts";
 import type { Subjects } from "./subjects.ts";
 
@@ -34,9 +33,6 @@ export interface DlqRecord {
   /** The original bytes, base64. */
   original: string;
 }
-
-/** Flattens NATS headers into a plain object (first value of each key). */
-export const headersToObject = headersToRecord;
 
 /**
  * A DLQ record's id is deterministic so that a re-processed reject does not land twice:

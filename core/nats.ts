@@ -1,7 +1,6 @@
 /** Connecting to NATS from config, with the options a long-running service wants. */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { readFileSync } from "node:fs";
-import { credsAuthenticator } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { redactUrl, type Config } from "./config.ts";
 import { FleetstreamError } from "./errors.ts";
 import type { Logger } from "./logger.ts";

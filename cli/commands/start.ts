@@ -4,7 +4,7 @@
  */
 import { untilShutdown } from "../../core/shutdown.ts";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { configPath, loadConfig, natsUrlConfigured, parseDuration, streamNames, type Config } from "../../core/config.ts";
 import { createLogger, type Logger } from "../../core/logger.ts";
 import { createRegistry, startOpsServer } from "../../core/metrics.ts";
@@ -62,8 +62,7 @@ function watchWindows(nc: NatsConnection, root: string): { status: Status; sub: 
   return { status, sub };
 }
 
-async function streamCounts(nc: NatsConnection, cfg: Config): Promise<Record<string, number>> {
-  const jsm = await jetstreamManager(nc);
+async function streamCounts(jsm: JetStreamManager, cfg: Config): Promise<Record<string, number>> {
   const names = streamNames(cfg);
   const out: Record<string, number> = {};
   for (const [k, name] of Object.entries({ telemetry: names.telemetry, location: names.location, results: names.results, dlq: names.dlq })) {
@@ -163,8 +162,9 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const t0 = Date.now();
+  const jsm = await jetstreamManager(nc);
   const printStatus = async () => {
-    const c = await streamCounts(nc, cfg).catch(() => ({}) as Record<string, number>);
+    const c = await streamCounts(jsm, cfg).catch(() => ({}) as Record<string, number>);
     out(
       `[${Math.round((Date.now() - t0) / 1000)}s] readings ${c.telemetry ?? 0} · locations ${c.location ?? 0} · windows ${status.windows} (+${status.corrections} corrections) · dlq ${c.dlq ?? 0}${describeWindow(status.lastWindow)}`,
     );

@@ -4,10 +4,11 @@
  * `delivery_failed` (stage `fanout`, target = rule name) and acks it. Its own consumer means a slow
  * or dead target delays no other rule.
  */
+import { headersToRecord } from "../../core/fast_headers.ts";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { streamNames, type Config } from "../../core/config.ts";
-import { headersToObject, publishDlq, toBase64, type DlqRecord } from "../../core/dlq.ts";
+import { publishDlq, toBase64, type DlqRecord } from "../../core/dlq.ts";
 import type { DlqReason } from "../../core/errors.ts";
 import { readEvent, toStructured } from "../../core/envelope.ts";
 import type { JsPublisher } from "../../core/js_publisher.ts";
@@ -46,7 +47,7 @@ export function toDelivery(m: { subject: string; headers?: JsMsg["headers"]; dat
 
 /** The DLQ record of an event a rule gave up on. */
 export function fanoutDlqRecord(rule: string, m: { subject: string; headers?: JsMsg["headers"]; data: Uint8Array }, reason: DlqReason, error: string): DlqRecord {
-  const h = headersToObject(m.headers);
+  const h = headersToRecord(m.headers);
   return { stage: "fanout", reason, error, subject: m.subject, headers: h, target: rule, device: h?.["ce-subject"], receivedAt: new Date().toISOString(), original: toBase64(m.data) };
 }
 

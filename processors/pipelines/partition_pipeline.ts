@@ -17,11 +17,12 @@
  * and are published once it is stored (and again after a restart), and results of later input are
  * held back until then, so no published result ever depends on state a crash could forget.
  */
+import { headersToRecord } from "../../core/fast_headers.ts";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subscription } from "rxjs";
 import type { WindowSpec } from "../../core/config.ts";
-import { encodeDlq, headersToObject, toBase64 } from "../../core/dlq.ts";
+import { encodeDlq, toBase64 } from "../../core/dlq.ts";
 import type { DlqReason } from "../../core/errors.ts";
 import { rfc3339, toHeaders, type EventType } from "../../core/envelope.ts";
 import type { JsPublisher } from "../../core/js_publisher.ts";
@@ -195,7 +196,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
       reason,
       error,
       subject: raw?.subject ?? (ev ? subj.input(kind, ev.device) : undefined),
-      headers: headersToObject(raw?.headers),
+      headers: headersToRecord(raw?.headers),
       device: ev?.device,
       receivedAt: new Date(deps.clock.now()).toISOString(),
       original: toBase64(raw?.data ?? JSON.stringify(ev?.data ?? null)),
@@ -302,7 +303,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
     q: encodeSequencer(seqStore.get(device)?.toJSON() as SequencerState | undefined),
     w: winStore.get(device)?.toJSON(),
     l: locStore.get(device)?.toJSON(),
-    o: outbox?.map((x) => ({ s: x.subject, b: x.body, h: headersToObject(x.headers) ?? {} })),
+    o: outbox?.map((x) => ({ s: x.subject, b: x.body, h: headersToRecord(x.headers) ?? {} })),
   });
 
   const checkpointOnce = async () => {
@@ -437,7 +438,7 @@ function encodeSequencer(q: SequencerState | undefined): SequencerState {
     ...q,
     buffer: q.buffer.map(({ at, ev }) => {
       const raw = ev.raw;
-      const enc = raw ? { subject: raw.subject, headers: headersToObject(raw.headers), data: toBase64(raw.data) } : undefined;
+      const enc = raw ? { subject: raw.subject, headers: headersToRecord(raw.headers), data: toBase64(raw.data) } : undefined;
       return { at, ev: { ...ev, raw: enc as never } };
     }),
   };

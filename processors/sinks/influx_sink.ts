@@ -4,11 +4,11 @@
  * to JetStream only after the store accepted the batch. Points the store refuses for their content
  * go to the DLQ (stage `sink`, reason `processing_failed`, with the server's message); the rest land.
  */
-import { readHeaders } from "../../core/fast_headers.ts";
+import { headersToRecord, readHeaders } from "../../core/fast_headers.ts";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { streamNames, type Config } from "../../core/config.ts";
-import { headersToObject, publishDlq, toBase64, type DlqRecord } from "../../core/dlq.ts";
+import { publishDlq, toBase64, type DlqRecord } from "../../core/dlq.ts";
 import { createJsPublisher, type JsPublisher } from "../../core/js_publisher.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Registry } from "../../core/metrics.ts";
@@ -54,7 +54,7 @@ export interface SinkFailure {
 
 /** Builds the DLQ record of a message the sink could not store. */
 export function sinkDlqRecord(f: SinkFailure, target = "influx"): DlqRecord {
-  const h = headersToObject(f.msg.headers);
+  const h = headersToRecord(f.msg.headers);
   return {
     stage: "sink",
     reason: "processing_failed",
