@@ -10,6 +10,12 @@
  *   though its watermark has not passed them.
  * - A session that merges into an earlier one is re-emitted once with no metrics (superseded), so
  *   the latest revision of every window id stays true.
+ * - Emissions of one call come spec by spec (in `windows` order), and within a spec in the order
+ *   the windows were created (earliest start first, unless an out-of-order event opened an
+ *   earlier window after a later one).
+ *
+ * Tumbling and hopping windows are stored as panes of gcd(size, hop) ms: an event updates the
+ * running aggregates of one pane, and a window's are merged from its panes when it is emitted.
  *
  * Pure and synchronous: the caller supplies processing time; `toJSON()`/constructor restore it.
  */
@@ -36,9 +42,10 @@ export const DEFAULT_WINDOW_OPTIONS: WindowOptions = {
   idleTimeout: 30_000,
 };
 
+/** A session window. */
 interface Win {
   start: number;
-  /** Exclusive; for a session, its last event + gap. */
+  /** Exclusive; its last event + gap. */
   end: number;
   /** Revisions emitted so far. */
   emitted: number;
@@ -47,37 +54,154 @@ interface Win {
   aggs: Map<string, RunningAggregate>;
 }
 
-/** The checkpointed form. */
+interface PaneAggregate extends RunningAggregate {
+  /** Application order of the value that created it: a window lists its metrics in the order they first reached it. */
+  c: number;
+}
+
+/** `pane` ms of a fixed spec: the unit its windows are merged from. */
+interface Pane {
+  start: number;
+  /** End of the earliest window holding the pane: where the watermark closes a window it changed. */
+  due: number;
+  /** Application order of the last value added. */
+  maxO: number;
+  /** Metric names and their aggregates, in the order the metrics reached the pane (few: a scan beats a Map). */
+  names: string[];
+  aggs: PaneAggregate[];
+}
+
+/** A tumbling or hopping window: its aggregates live in its panes. */
+interface FixedWin {
+  start: number;
+  /** Revisions emitted so far. */
+  emitted: number;
+  /** The highest `maxO` of its panes at its last emission (-1 before the first): it changed if one is higher now. */
+  seen: number;
+}
+
+interface FixedSpec {
+  size: number;
+  hop: number;
+  pane: number;
+  /** Open and recently emitted windows by start, in creation order (the emission order). */
+  wins: Map<number, FixedWin>;
+  panes: Map<number, Pane>;
+  /** The pane of the last event: the next one most likely falls into it too. */
+  last: Pane | undefined;
+}
+
+/** The checkpointed form of a tumbling or hopping spec (times and ords relative, see {@link DeviceWindowsState}). */
+export interface FixedSpecState {
+  /** Per window, in creation order: `T - start, emitted, O - seen` (0 before the first emission: seen is -1 then). */
+  w: number[];
+  /**
+   * One flat array per pane: `[T - start, O - maxO, ...per metric: name, O - c, n, sum, min, max,
+   * mean, m2, firstT - start, O - firstO, first, lastT - start, O - lastO, last]`.
+   */
+  p: Array<Array<number | string>>;
+}
+
+/**
+ * The checkpointed form. Checkpoints are written often, so they are kept small: flat arrays, and
+ * times and application orders as distances back from `maxT` (T) and `ord` (O).
+ */
 export interface DeviceWindowsState {
   maxT: number | null;
   ord: number;
   /**
-   * Per spec, one flat array per window (checkpoints are written often, so they are kept small):
-   * `[start, end - start, emitted, dirty 0|1, ...per metric: name, n, sum, min, max, mean, m2,
-   * firstT - start, firstO, first, lastT - start, lastO, last]`.
+   * Per spec: a tumbling or hopping spec as {@link FixedSpecState}; a session spec as one flat array
+   * per window: `[T - start, end - start, emitted, dirty 0|1, ...per metric: name, n, sum, min, max,
+   * mean, m2, firstT - start, O - firstO, first, lastT - start, O - lastO, last]`.
    */
-  specs: Array<Array<Array<number | string>>>;
+  specs: Array<FixedSpecState | Array<Array<number | string>>>;
+}
+
+/** What checkpointed times and ords are relative to: `maxT` and `ord`. */
+interface Base {
+  t: number;
+  o: number;
 }
 
 const AGG_FIELDS = 12;
 
-function encodeWin(w: Win): Array<number | string> {
-  const out: Array<number | string> = [w.start, w.end - w.start, w.emitted, w.dirty ? 1 : 0];
-  for (const [m, a] of w.aggs) out.push(m, a.n, a.sum, a.min, a.max, a.mean, a.m2, a.firstT - w.start, a.firstO, a.first, a.lastT - w.start, a.lastO, a.last);
+function encodeAgg(out: Array<number | string>, a: RunningAggregate, start: number, b: Base): void {
+  out.push(a.n, a.sum, a.min, a.max, a.mean, a.m2, a.firstT - start, b.o - a.firstO, a.first, a.lastT - start, b.o - a.lastO, a.last);
+}
+
+/** The aggregate encoded at `x[i]..x[i + AGG_FIELDS - 1]` by {@link encodeAgg}. */
+function decodeAgg(x: Array<number | string>, i: number, start: number, b: Base): RunningAggregate {
+  const n = (j: number) => x[i + j] as number;
+  return {
+    n: n(0), sum: n(1), min: n(2), max: n(3), mean: n(4), m2: n(5),
+    firstT: start + n(6), firstO: b.o - n(7), first: n(8), lastT: start + n(9), lastO: b.o - n(10), last: n(11),
+  };
+}
+
+function encodeWin(w: Win, b: Base): Array<number | string> {
+  const out: Array<number | string> = [b.t - w.start, w.end - w.start, w.emitted, w.dirty ? 1 : 0];
+  for (const [m, a] of w.aggs) {
+    out.push(m);
+    encodeAgg(out, a, w.start, b);
+  }
   return out;
 }
 
-function decodeWin(x: Array<number | string>): Win {
-  const n = (i: number) => x[i] as number;
-  const start = n(0);
-  const w: Win = { start, end: start + n(1), emitted: n(2), dirty: n(3) === 1, aggs: new Map() };
-  for (let i = 4; i + AGG_FIELDS < x.length; i += AGG_FIELDS + 1) {
-    w.aggs.set(x[i] as string, {
-      n: n(i + 1), sum: n(i + 2), min: n(i + 3), max: n(i + 4), mean: n(i + 5), m2: n(i + 6),
-      firstT: start + n(i + 7), firstO: n(i + 8), first: n(i + 9), lastT: start + n(i + 10), lastO: n(i + 11), last: n(i + 12),
-    });
-  }
+function decodeWin(x: Array<number | string>, b: Base): Win {
+  const start = b.t - (x[0] as number);
+  const w: Win = { start, end: start + (x[1] as number), emitted: x[2] as number, dirty: x[3] === 1, aggs: new Map() };
+  for (let i = 4; i + AGG_FIELDS < x.length; i += AGG_FIELDS + 1) w.aggs.set(x[i] as string, decodeAgg(x, i + 1, start, b));
   return w;
+}
+
+function encodeFixed(f: FixedSpec, b: Base): FixedSpecState {
+  const w: number[] = [];
+  for (const x of f.wins.values()) w.push(b.t - x.start, x.emitted, x.emitted > 0 ? b.o - x.seen : 0);
+  const p: Array<Array<number | string>> = [];
+  for (const pane of f.panes.values()) {
+    const out: Array<number | string> = [b.t - pane.start, b.o - pane.maxO];
+    pane.aggs.forEach((a, i) => {
+      out.push(pane.names[i]!, b.o - a.c);
+      encodeAgg(out, a, pane.start, b);
+    });
+    p.push(out);
+  }
+  return { w, p };
+}
+
+function decodeFixed(x: FixedSpecState, f: FixedSpec, b: Base): void {
+  for (let i = 0; i + 2 < x.w.length; i += 3) {
+    const start = b.t - x.w[i]!;
+    const emitted = x.w[i + 1]!;
+    f.wins.set(start, { start, emitted, seen: emitted > 0 ? b.o - x.w[i + 2]! : -1 });
+  }
+  for (const y of x.p) {
+    const start = b.t - (y[0] as number);
+    const pane: Pane = { start, due: firstWindowStart(f, start) + f.size, maxO: b.o - (y[1] as number), names: [], aggs: [] };
+    for (let i = 2; i + AGG_FIELDS + 1 < y.length; i += AGG_FIELDS + 2) {
+      pane.names.push(y[i] as string);
+      pane.aggs.push(paneAggregate(decodeAgg(y, i + 2, start, b), b.o - (y[i + 1] as number)));
+    }
+    f.panes.set(start, pane);
+  }
+}
+
+/** A copy of `a` with creation order `c`; a literal, so every pane aggregate has one shape (a spread would not). */
+function paneAggregate(a: RunningAggregate, c: number): PaneAggregate {
+  return {
+    n: a.n, sum: a.sum, min: a.min, max: a.max, mean: a.mean, m2: a.m2,
+    firstT: a.firstT, firstO: a.firstO, first: a.first, lastT: a.lastT, lastO: a.lastO, last: a.last, c,
+  };
+}
+
+function gcd(a: number, b: number): number {
+  while (b > 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Start of the earliest window of `f` that holds time `t` (greater than `t` when none does: hop > size). */
+function firstWindowStart(f: FixedSpec, t: number): number {
+  return (Math.floor((t - f.size) / f.hop) + 1) * f.hop;
 }
 
 export class DeviceWindows {
@@ -85,9 +209,18 @@ export class DeviceWindows {
   private ord = 0;
   /** Processing time of the last applied event. */
   lastSeen: number;
-  /** Per spec: open and recently emitted windows by start (sessions: kept sorted by start). */
-  private readonly wins: Array<Map<number, Win>>;
+  /** Per spec: its panes and windows if it is tumbling or hopping, else undefined. */
+  private readonly fixed: Array<FixedSpec | undefined>;
+  /** Per spec: open and recently emitted sessions by start if it is a session spec, else undefined. */
+  private readonly sessions: Array<Map<number, Win> | undefined>;
   private readonly names: string[];
+  /**
+   * The windows are scanned only when the watermark reaches this (or on a correction). A window is
+   * due at its end (it may have changed: emit) and at its end + allowedLateness (evict); this is at
+   * or below the lowest of those points (an open window counts at its end even if unchanged), so a
+   * skipped scan would have done nothing. -Infinity after a restore: scan at the next advance.
+   */
+  private nextDue = -Infinity;
 
   constructor(
     readonly device: string,
@@ -98,15 +231,25 @@ export class DeviceWindows {
     this.names = opts.windows.map(windowName);
     // After a restore the idle clock starts afresh: silence before the restart is unknown.
     this.lastSeen = now;
-    this.wins = opts.windows.map(() => new Map());
+    this.fixed = opts.windows.map((spec) => {
+      if (spec.type === "session") return undefined;
+      const hop = spec.type === "hopping" ? spec.hop : spec.size;
+      return { size: spec.size, hop, pane: gcd(spec.size, hop), wins: new Map(), panes: new Map(), last: undefined };
+    });
+    this.sessions = opts.windows.map((spec) => (spec.type === "session" ? new Map() : undefined));
     if (state) {
       this.maxT = state.maxT ?? -Infinity;
       this.ord = state.ord;
-      state.specs.forEach((list, k) => {
-        if (k >= this.wins.length) return;
-        for (const x of list) {
-          const w = decodeWin(x);
-          this.wins[k]!.set(w.start, w);
+      const base = { t: this.maxT, o: this.ord };
+      state.specs.forEach((x, k) => {
+        const f = this.fixed[k];
+        const sessions = this.sessions[k];
+        if (f && !Array.isArray(x)) decodeFixed(x, f, base);
+        else if (sessions && Array.isArray(x)) {
+          for (const y of x) {
+            const w = decodeWin(y, base);
+            sessions.set(w.start, w);
+          }
         }
       });
     }
@@ -120,7 +263,8 @@ export class DeviceWindows {
   /** Windows held (open, or emitted and still correctable). */
   get size(): number {
     let n = 0;
-    for (const m of this.wins) n += m.size;
+    for (const f of this.fixed) n += f?.wins.size ?? 0;
+    for (const m of this.sessions) n += m?.size ?? 0;
     return n;
   }
 
@@ -146,32 +290,28 @@ export class DeviceWindows {
     const ord = this.ord++;
     let correction = false;
     if (values.length > 0) {
-      const specs = this.opts.windows;
-      for (let k = 0; k < specs.length; k++) {
-        const spec = specs[k]!;
-        const map = this.wins[k]!;
-        if (spec.type === "session") {
-          const w = this.sessionFor(k, spec.gap, t, out);
+      for (let k = 0; k < this.fixed.length; k++) {
+        const f = this.fixed[k];
+        if (!f) {
+          const w = this.sessionFor(k, t, out);
           addAll(w, names, values, t, ord);
           if (w.end <= before) correction = true;
+          if (w.end < this.nextDue) this.nextDue = w.end;
           continue;
         }
-        const size = spec.size;
-        const hop = spec.type === "hopping" ? spec.hop : spec.size;
-        // Every window [s, s + size) with s a multiple of hop that holds t, earliest first.
-        for (let s = (Math.floor((t - size) / hop) + 1) * hop; s <= t; s += hop) {
-          let w = map.get(s);
-          if (!w) {
-            w = { start: s, end: s + size, emitted: 0, dirty: false, aggs: new Map() };
-            map.set(s, w);
-          }
-          addAll(w, names, values, t, ord);
-          if (w.end <= before) correction = true;
+        let pane = f.last;
+        if (pane === undefined || t < pane.start || t >= pane.start + f.pane) {
+          pane = paneAt(f, t);
+          if (pane === undefined) continue;
+          f.last = pane;
         }
+        addToPane(pane, names, values, t, ord);
+        if (pane.due <= before) correction = true;
+        if (pane.due < this.nextDue) this.nextDue = pane.due;
       }
     }
     if (t > this.maxT) this.maxT = t;
-    if (correction || this.watermark > before) this.emitReady(out);
+    if (correction || (this.watermark > before && this.watermark >= this.nextDue)) this.emitReady(out);
     return out;
   }
 
@@ -189,21 +329,30 @@ export class DeviceWindows {
 
   /** True when some window has changes not yet emitted. */
   get hasDirty(): boolean {
-    for (const m of this.wins) for (const w of m.values()) if (w.dirty) return true;
+    // Fast path for a device that is still sending: the latest window of its latest pane.
+    for (const f of this.fixed) {
+      if (!f?.last) continue;
+      const w = f.wins.get(Math.floor(f.last.start / f.hop) * f.hop);
+      if (w && f.last.maxO > w.seen) return true;
+    }
+    for (const m of this.sessions) if (m) for (const w of m.values()) if (w.dirty) return true;
+    for (const f of this.fixed) if (f) for (const w of f.wins.values()) if (changed(f, w)) return true;
     return false;
   }
 
   toJSON(): DeviceWindowsState {
+    const base = { t: this.maxT, o: this.ord };
     return {
       maxT: Number.isFinite(this.maxT) ? this.maxT : null,
       ord: this.ord,
-      specs: this.wins.map((m) => [...m.values()].map(encodeWin)),
+      specs: this.fixed.map((f, k) => (f ? encodeFixed(f, base) : [...this.sessions[k]!.values()].map((w) => encodeWin(w, base)))),
     };
   }
 
   /** The session of spec `k` that `t` joins, merging the sessions it bridges. */
-  private sessionFor(k: number, gap: number, t: number, out: ProcessorItem<SensorReadingData>[]): Win {
-    const map = this.wins[k]!;
+  private sessionFor(k: number, t: number, out: ProcessorItem<SensorReadingData>[]): Win {
+    const map = this.sessions[k]!;
+    const gap = (this.opts.windows[k] as { gap: number }).gap;
     let only: Win | undefined;
     let hits: Win[] | undefined;
     for (const w of map.values()) {
@@ -249,24 +398,59 @@ export class DeviceWindows {
     return keep;
   }
 
+  /** Emits the changed windows the watermark has reached, evicts those no accepted event can change, and sets `nextDue`. */
   private emitReady(out: ProcessorItem<SensorReadingData>[]): void {
     const wm = this.watermark;
-    const evictBefore = wm - this.opts.allowedLateness;
-    this.wins.forEach((map, k) => {
+    const lateness = this.opts.allowedLateness;
+    const evictBefore = wm - lateness;
+    let due = Infinity;
+    for (let k = 0; k < this.fixed.length; k++) {
+      const f = this.fixed[k];
+      if (f) {
+        for (const w of f.wins.values()) {
+          const end = w.start + f.size;
+          if (end > wm) {
+            if (end < due) due = end;
+            continue;
+          }
+          if (changed(f, w)) this.emitFixed(k, f, w, out);
+          if (end <= evictBefore) f.wins.delete(w.start);
+          else if (end + lateness < due) due = end + lateness;
+        }
+        // A pane goes with the last window that holds it.
+        for (const p of f.panes.values()) {
+          if (Math.floor(p.start / f.hop) * f.hop + f.size > evictBefore) continue;
+          f.panes.delete(p.start);
+          if (f.last === p) f.last = undefined;
+        }
+        continue;
+      }
+      const map = this.sessions[k]!;
       for (const w of map.values()) {
-        if (w.end > wm) continue;
+        if (w.end > wm) {
+          if (w.end < due) due = w.end;
+          continue;
+        }
         if (w.dirty) this.emit(k, w, out);
         if (w.end <= evictBefore) map.delete(w.start);
+        else if (w.end + lateness < due) due = w.end + lateness;
       }
-    });
+    }
+    this.nextDue = due;
   }
 
   private emitDirty(out: ProcessorItem<SensorReadingData>[]): void {
-    this.wins.forEach((map, k) => {
-      for (const w of map.values()) if (w.dirty) this.emit(k, w, out);
-    });
+    for (let k = 0; k < this.fixed.length; k++) {
+      const f = this.fixed[k];
+      if (f) {
+        for (const w of f.wins.values()) if (changed(f, w)) this.emitFixed(k, f, w, out);
+      } else {
+        for (const w of this.sessions[k]!.values()) if (w.dirty) this.emit(k, w, out);
+      }
+    }
   }
 
+  /** Emits a session window. */
   private emit(k: number, w: Win, out: ProcessorItem<SensorReadingData>[]): void {
     const metrics: Record<string, MetricAggregate> = {};
     for (const [m, a] of w.aggs) metrics[m] = toMetricAggregate(a);
@@ -277,6 +461,76 @@ export class DeviceWindows {
     w.emitted += 1;
     w.dirty = false;
   }
+
+  /** Emits a tumbling or hopping window, merging a fresh copy of its panes in start order. */
+  private emitFixed(k: number, f: FixedSpec, w: FixedWin, out: ProcessorItem<SensorReadingData>[]): void {
+    const acc = new Map<string, { a: PaneAggregate; pos: number }>();
+    let seen = w.seen;
+    for (let s = w.start; s < w.start + f.size; s += f.pane) {
+      const p = f.panes.get(s);
+      if (!p) continue;
+      if (p.maxO > seen) seen = p.maxO;
+      p.aggs.forEach((a, pos) => {
+        const m = p.names[pos]!;
+        const cur = acc.get(m);
+        if (!cur) acc.set(m, { a: paneAggregate(a, a.c), pos });
+        else {
+          mergeInto(cur.a, a);
+          if (a.c < cur.a.c) {
+            cur.a.c = a.c;
+            cur.pos = pos;
+          }
+        }
+      });
+    }
+    // Metrics in the order they first reached the window; the values of one event reach one pane together.
+    const entries = [...acc].sort(([, x], [, y]) => x.a.c - y.a.c || x.pos - y.pos);
+    const metrics: Record<string, MetricAggregate> = {};
+    for (const [m, x] of entries) metrics[m] = toMetricAggregate(x.a);
+    out.push({
+      kind: "window",
+      result: { device: this.device, window: this.names[k]!, start: w.start, end: w.start + f.size, revision: w.emitted, metrics },
+    });
+    w.emitted += 1;
+    w.seen = seen;
+  }
+}
+
+/** The pane of `f` holding `t`, created (with the windows it opens) if new; undefined if no window holds `t`. */
+function paneAt(f: FixedSpec, t: number): Pane | undefined {
+  const start = Math.floor(t / f.pane) * f.pane;
+  const p = f.panes.get(start);
+  if (p) return p;
+  const first = firstWindowStart(f, start);
+  // `!(<=)`: a zero size or hop gives NaN, and no window, as it always has
+  if (!(first <= start)) return undefined;
+  for (let s = first; s <= start; s += f.hop) if (!f.wins.has(s)) f.wins.set(s, { start: s, emitted: 0, seen: -1 });
+  const pane: Pane = { start, due: first + f.size, maxO: -1, names: [], aggs: [] };
+  f.panes.set(start, pane);
+  return pane;
+}
+
+function addToPane(p: Pane, names: string[], values: number[], t: number, ord: number): void {
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    // Devices mostly send the same metrics in the same order: try the same position first.
+    const j = p.names[i] === name ? i : p.names.indexOf(name);
+    if (j >= 0) addValue(p.aggs[j]!, values[i]!, t, ord);
+    else {
+      p.names.push(name);
+      p.aggs.push(paneAggregate(newAggregate(values[i]!, t, ord), ord));
+    }
+  }
+  p.maxO = ord;
+}
+
+/** Whether a value reached `w` since its last emission. */
+function changed(f: FixedSpec, w: FixedWin): boolean {
+  for (let s = w.start; s < w.start + f.size; s += f.pane) {
+    const p = f.panes.get(s);
+    if (p && p.maxO > w.seen) return true;
+  }
+  return false;
 }
 
 function addAll(w: Win, names: string[], values: number[], t: number, ord: number): void {
