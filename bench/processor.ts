@@ -16,6 +16,7 @@ import { subjects } from "../core/subjects.ts";
 import { buildFleet, publishFleet, waitForDrained } from "../processors/pipelines/fleet_fixture.ts";
 import { createProcessor } from "../processors/processor.ts";
 import { startNatsServer } from "../testing/nats_server.ts";
+import { procSample } from "./e2e_probe.ts";
 
 const cpuSecs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 const perMsg = (cpuSeconds: number, n: number) => ((cpuSeconds * 1e6) / n).toFixed(1);
@@ -109,10 +110,12 @@ export async function run(args: string[]): Promise<void> {
     const ratios: number[] = [];
     const cpuRatios: number[] = [];
     for (let round = 1; round <= rounds; round++) {
+      const serverCpu = () => procSample(ns.pid!)?.cpuSeconds ?? NaN;
       let cpu = process.cpuUsage();
+      let srv = serverCpu();
       const plain = await plainConsume(cfg, nc, total, round);
       const plainCpu = cpuSecs(process.cpuUsage(cpu));
-      process.stdout.write(`  round ${round}: plain durable consume + ack (8 partitions):    ${Math.round(plain).toLocaleString("en")} msgs/s, ${perMsg(plainCpu, total)} µs client CPU/msg\n`);
+      process.stdout.write(`  round ${round}: plain durable consume + ack (8 partitions):    ${Math.round(plain).toLocaleString("en")} msgs/s, ${perMsg(plainCpu, total)} µs client CPU/msg, ${perMsg(serverCpu() - srv, total)} µs server\n`);
       await resetProcessor(cfg, nc);
       const rss = rssSampler();
       const rss0 = process.memoryUsage().rss;
@@ -120,16 +123,18 @@ export async function run(args: string[]): Promise<void> {
       const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"] });
       const t0 = performance.now();
       cpu = process.cpuUsage();
+      srv = serverCpu();
       await proc.start();
       await waitForDrained(nc, cfg, ["telemetry"], 300_000);
       const secs = (performance.now() - t0) / 1000;
       const procCpu = cpuSecs(process.cpuUsage(cpu));
+      const procSrv = serverCpu() - srv;
       await proc.stop();
       const peak = rss.stop();
       const rate = total / secs;
       ratios.push(rate / plain);
       cpuRatios.push(plainCpu / procCpu);
-      process.stdout.write(`  round ${round}: windowed aggregation (processor, 8 partitions): ${Math.round(rate).toLocaleString("en")} msgs/s  (${(rate / plain).toFixed(2)} x plain), ${perMsg(procCpu, total)} µs client CPU/msg (${(plainCpu / procCpu).toFixed(2)} x plain per CPU-second)\n`);
+      process.stdout.write(`  round ${round}: windowed aggregation (processor, 8 partitions): ${Math.round(rate).toLocaleString("en")} msgs/s  (${(rate / plain).toFixed(2)} x plain), ${perMsg(procCpu, total)} µs client CPU/msg (${(plainCpu / procCpu).toFixed(2)} x plain per CPU-second), ${perMsg(procSrv, total)} µs server\n`);
       const m = await registry.getSingleMetricAsString("fleetstream_processor_checkpoint_duration_seconds");
       const sum = /_sum (\S+)/.exec(m)?.[1];
       const count = /_count (\S+)/.exec(m)?.[1];

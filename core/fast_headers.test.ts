@@ -16,6 +16,8 @@ describe("EventHeaders", () => {
     const h = new EventHeaders([["ce-id", "d:1"], ["Nats-Msg-Id", "d:1"]]);
     expect(new TextDecoder().decode(h.encode())).toBe("NATS/1.0\r\nce-id: d:1\r\nNats-Msg-Id: d:1\r\n\r\n");
     expect(parseHeaderBlock(h.encode(), h.encode().length)).toEqual({ "ce-id": "d:1", "Nats-Msg-Id": "d:1" });
+    const utf8 = new EventHeaders([["ce-subject", "Küche-°C"]]);
+    expect(parseHeaderBlock(utf8.encode(), utf8.encode().length)).toEqual({ "ce-subject": "Küche-°C" });
     h.set("ce-id", "d:2");
     expect(h.get("CE-ID")).toBe("d:2");
     expect(h.keys()).toEqual(["Nats-Msg-Id", "ce-id"]);

@@ -35,7 +35,7 @@ import { enrichLocation } from "../operators/enrich_location.ts";
 import { eventTimeWindow } from "../operators/event_time_window.ts";
 import { reorderBySeq } from "../operators/reorder_by_seq.ts";
 import { decodeMessage } from "../sources/decode_message.ts";
-import { jetStreamSource, resetConsumerToAckFloor } from "../sources/jetstream_source.ts";
+import { jetStreamSource, resetConsumerToAckFloor, streamSeqOf } from "../sources/jetstream_source.ts";
 import type { CheckpointStore } from "../state/checkpoint_store.ts";
 import { DeviceWindows, type DeviceWindowsState } from "../state/device_windows.ts";
 import type { InputEvent, ProcessorItem } from "../state/events.ts";
@@ -266,9 +266,10 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
     lastMsg = msg;
     unacked++;
     if ((++seen & 255) === 0) m.lag.set(msg.info.pending);
+    const seq = streamSeqOf(msg);
     let ev: InputEvent<SensorReadingData | LocationData>;
     try {
-      ev = decodeMessage(kind, msg);
+      ev = decodeMessage(kind, msg, seq);
     } catch (e) {
       m.failed.inc();
       deadLetter("processing_failed", undefined, msg, (e as Error).message);
@@ -276,12 +277,12 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
       return;
     }
     const device = ev.device;
-    if (msg.seq <= (applied.get(device) ?? 0)) {
+    if (seq <= (applied.get(device) ?? 0)) {
       counts.replayed++;
       maybeCheckpoint();
       return;
     }
-    applied.set(device, msg.seq);
+    applied.set(device, seq);
     dirty.add(device);
     // The message itself is the raw reference (subject, headers, data): no copy per event.
     ev.raw = msg;

@@ -21,10 +21,10 @@ export interface MessageLike {
  * @throws DecodeError naming what is wrong
  * @example const ev = decodeMessage("telemetry", jsMsg) // ev.data.metrics.temperature
  */
-export function decodeMessage(kind: "telemetry", msg: MessageLike): InputEvent<SensorReadingData>;
-export function decodeMessage(kind: "location", msg: MessageLike): InputEvent<LocationData>;
-export function decodeMessage(kind: InputKind, msg: MessageLike): InputEvent<SensorReadingData | LocationData>;
-export function decodeMessage(kind: InputKind, msg: MessageLike): InputEvent<SensorReadingData | LocationData> {
+export function decodeMessage(kind: "telemetry", msg: MessageLike, streamSeq?: number): InputEvent<SensorReadingData>;
+export function decodeMessage(kind: "location", msg: MessageLike, streamSeq?: number): InputEvent<LocationData>;
+export function decodeMessage(kind: InputKind, msg: MessageLike, streamSeq?: number): InputEvent<SensorReadingData | LocationData>;
+export function decodeMessage(kind: InputKind, msg: MessageLike, streamSeq = msg.seq): InputEvent<SensorReadingData | LocationData> {
   let ce;
   try {
     ce = readEvent<Record<string, unknown>>(msg);
@@ -47,6 +47,6 @@ export function decodeMessage(kind: InputKind, msg: MessageLike): InputEvent<Sen
     seq: ce.seq,
     time,
     data: d as unknown as SensorReadingData | LocationData,
-    streamSeq: msg.seq,
+    streamSeq,
   };
 }

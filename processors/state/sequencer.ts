@@ -55,7 +55,7 @@ export class Sequencer<D = unknown> {
 
   /** Offers one event; returns what became applicable, in order (possibly nothing). */
   offer(ev: InputEvent<D>, now: number, out: ProcessorItem<D>[] = []): ProcessorItem<D>[] {
-    if (this.idSet.has(this.idKey(ev.id))) {
+    if (this.idSet.size > 0 && this.idSet.has(this.idKey(ev.id))) {
       out.push({ kind: "duplicate", ev });
       return out;
     }
@@ -142,13 +142,27 @@ export class Sequencer<D = unknown> {
   }
 
   private apply(ev: InputEvent<D>, out: ProcessorItem<D>[]): void {
-    const key = this.idKey(ev.id);
-    if (ev.seq === undefined || key !== `:s${ev.seq}`) {
+    if (ev.seq === undefined || !this.isSeqId(ev.id, ev.seq)) {
+      // A fresh copy: the id is a slice of the message's whole header block, which it would keep alive.
+      const key = Buffer.from(this.idKey(ev.id)).toString();
       this.ids.push(key);
       this.idSet.add(key);
       if (this.ids.length > this.opts.dedupeIds) this.idSet.delete(this.ids.shift()!);
     }
     out.push({ kind: "event", ev });
+  }
+
+  /** True for the id `<device>:s<seq>` (checked without building strings: this runs per event). */
+  private isSeqId(id: string, seq: number): boolean {
+    const d = this.device.length;
+    if (id.length < d + 3 || id.charCodeAt(d) !== 58 /* : */ || id.charCodeAt(d + 1) !== 115 /* s */ || !id.startsWith(this.device)) return false;
+    let n = 0;
+    for (let i = d + 2; i < id.length; i++) {
+      const c = id.charCodeAt(i) - 48;
+      if (c < 0 || c > 9 || (c === 0 && i === d + 2 && id.length > d + 3)) return false;
+      n = n * 10 + c;
+    }
+    return n === seq;
   }
 
   /** Ids are kept without the `<device>` prefix: shorter checkpoints. */
