@@ -1,7 +1,7 @@
 /**
- * `fleetstream start` as the end-to-end bench runs it: a separate OS process (node + tsx running
- * cli/main.ts directly, so the pid is the worker itself, not bin/fleetstream.js's launcher), configured
- * by environment and a config file of its own, ready once `/readyz` answers 200.
+ * `fleetstream start` as the end-to-end bench runs it: a separate OS process started the way a user
+ * starts it (bin/fleetstream.js, which runs the bundled CLI in its own process, so the pid is the
+ * worker; its `#!` line's node flags apply), configured by environment and a config file of its own, ready once `/readyz` answers 200.
  */
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -57,7 +57,10 @@ export async function startFleetstream(o: FleetstreamProcessOptions): Promise<Fl
     FLEETSTREAM_HTTP_PORT: String(port),
     FLEETSTREAM_CONFIG: config,
   };
-  const p: ManagedProcess = spawnManaged(process.execPath, [...(o.nodeArgs ?? []), "--import", "tsx", join(ROOT, "cli/main.ts"), "start", "--config", config, "--status", "1h"], { cwd: ROOT, env });
+  // As a user runs it: the bin itself, so its #! line's node flags apply; explicit node flags replace them.
+  const bin = join(ROOT, "bin/fleetstream.js");
+  const args = ["start", "--config", config, "--status", "1h"];
+  const p: ManagedProcess = o.nodeArgs?.length ? spawnManaged(process.execPath, [...o.nodeArgs, bin, ...args], { cwd: ROOT, env }) : spawnManaged(bin, args, { cwd: ROOT, env });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -1,17 +1,96 @@
-#!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so a checkout works with `npx fleetstream` and no build step.
-import { spawn } from "node:child_process";
+#!/usr/bin/env -S node --max-semi-space-size=4
+// The `fleetstream` command. The CLI is TypeScript; this launcher bundles it with esbuild into
+// .tools/build/fleetstream.mjs whenever a source file is newer than the bundle (a fraction of a
+// second), then runs the bundle in this process. Compared with running the sources through tsx in a
+// child process, that is one process instead of two, and no loader thread: about 50 MB less memory,
+// which matters on a Raspberry Pi. FLEETSTREAM_FROM_SOURCE=1 runs the sources through tsx instead
+// (stack traces with TypeScript line numbers).
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import v8 from "node:v8";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-// Resolved from this file, so the command works from any working directory.
-const tsx = import.meta.resolve("tsx");
-const child = spawn(process.execPath, ["--import", tsx, join(root, "cli/main.ts"), ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
-for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
-child.on("exit", (code, signal) => {
-  if (signal) process.kill(process.pid, signal);
-  else process.exit(code ?? 1);
-});
+const entry = join(root, "cli/main.ts");
+const outDir = join(root, ".tools/build");
+const bundle = join(outDir, "fleetstream.mjs");
+const inputsFile = join(outDir, "fleetstream.inputs.json");
+
+const mtime = (f) => {
+  try {
+    return statSync(f).mtimeMs;
+  } catch {
+    return Infinity;
+  }
+};
+
+/** True when the bundle is missing or older than any file it was built from (or package-lock.json). */
+function stale() {
+  const built = mtime(bundle);
+  if (!Number.isFinite(built)) return true;
+  let inputs;
+  try {
+    inputs = JSON.parse(readFileSync(inputsFile, "utf8"));
+  } catch {
+    return true;
+  }
+  return [...inputs, "package-lock.json"].some((f) => mtime(join(root, f)) > built);
+}
+
+async function buildBundle() {
+  const { build } = await import("esbuild");
+  mkdirSync(outDir, { recursive: true });
+  // Unique names, then rename: several fleetstream processes may start (and build) at once.
+  const tmp = `${bundle}.${process.pid}.tmp`;
+  const result = await build({
+    entryPoints: [entry],
+    absWorkingDir: root,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    // Dependencies are bundled too: tree-shaken, they load in ~25 MB less memory than from
+    // node_modules (rxjs, zod and mqtt most of all). CommonJS ones get a real `require`.
+    // V8 keeps the bundle's source in memory (twice); whitespace-minified it is a third smaller.
+    // Names stay, so stack traces still say which function.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: "none",
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    // rxjs's package exports give Node its CommonJS build, which cannot be tree-shaken (240 KB
+    // bundled); its ES2015 build shakes down to the ~20 KB used.
+    plugins: [{ name: "rxjs-esm", setup: (b) => b.onResolve({ filter: /^rxjs$/ }, () => ({ path: join(root, "node_modules/rxjs/dist/esm/index.js") })) }],
+    outfile: tmp,
+    metafile: true,
+    logLevel: "error",
+  });
+  writeFileSync(`${inputsFile}.${process.pid}.tmp`, JSON.stringify(Object.keys(result.metafile.inputs)));
+  renameSync(`${inputsFile}.${process.pid}.tmp`, inputsFile);
+  renameSync(tmp, bundle);
+}
+
+async function loadMain() {
+  if (process.env.FLEETSTREAM_FROM_SOURCE === "1") {
+    const { register } = await import("tsx/esm/api");
+    register();
+    return (await import(pathToFileURL(entry).href)).main;
+  }
+  if (stale()) await buildBundle();
+  return (await import(pathToFileURL(bundle).href)).main;
+}
+
+// Memory: under load V8 lets the old generation grow to ~4x what is live; a 30 % margin keeps
+// `fleetstream start` near 100 MB at 10k readings/s for ~15 % more CPU (bench/e2e.ts measures it).
+// The young generation's cap (--max-semi-space-size) can only be set at startup: the #! line
+// above and deploy/Dockerfile pass it. FLEETSTREAM_V8_FLAGS replaces these flags ("" = none).
+for (const flag of (process.env.FLEETSTREAM_V8_FLAGS ?? "--heap-growing-percent=30").split(/\s+/)) if (flag) v8.setFlagsFromString(flag);
+const main = await loadMain();
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`fleetstream: ${e?.stack ?? e}\n`);
+    process.exitCode = 1;
+  },
+);

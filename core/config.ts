@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { ConfigError } from "./errors.ts";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -175,7 +175,7 @@ export const configSchema = z.object({
       username: z.string().optional(),
       password: z.string().optional(),
       raw: z.boolean().default(true),
-      batchSize: z.number().int().min(1).default(5000),
+      batchSize: z.number().int().min(1).default(1000),
       flushInterval: duration.default(1000),
     })
     .prefault({}),

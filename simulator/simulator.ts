@@ -88,6 +88,7 @@ export function createSimulator(opts: SimulatorOptions, deps: SimulatorDeps = {}
         clean: true,
         reconnectPeriod: 1000,
         connectTimeout: 10_000,
+        writeCache: false, // see gateway/intake_broker.ts
       });
     } catch (e) {
       throw new SimulatorConnectError(`cannot connect to the MQTT broker at ${opts.url}: ${(e as Error).message}`, { cause: e });

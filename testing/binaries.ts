@@ -1,9 +1,9 @@
 /** Where the servers the tests need are installed (scripts/setup.sh puts nats-server in .tools/bin). */
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../core/project_root.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const ROOT = PROJECT_ROOT;
 
 function first(candidates: Array<string | undefined>, what: string): string {
   for (const c of candidates) if (c && existsSync(c)) return c;

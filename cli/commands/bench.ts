@@ -1,4 +1,8 @@
 /** `fleetstream bench <name>`: the same benchmarks as `npm run bench -- <name>`. */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../../core/project_root.ts";
+
 export const summary = "run a benchmark: gateway, processor, matcher or e2e (prints figures)";
 export const usage = `Usage: fleetstream bench [gateway|processor|matcher|e2e] [args]
 
@@ -6,7 +10,8 @@ Starts its own servers on free ports, measures, prints figures and exits. Defaul
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  process.argv = [process.argv[0]!, "bench", ...argv];
-  await import("../../bench/main.ts");
-  return 0;
+  // The benchmarks start helper processes from their own source files, so they run from source
+  // (through tsx), never from the bundle this command may be running in.
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), join(PROJECT_ROOT, "bench/main.ts"), ...argv], { stdio: "inherit" });
+  return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
 }

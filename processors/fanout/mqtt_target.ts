@@ -23,6 +23,7 @@ export function createMqttTarget(o: MqttTargetOptions): Target {
     reconnectPeriod: 1000,
     connectTimeout: o.timeoutMs,
     clientId: `fleetstream-fanout-${Math.random().toString(16).slice(2, 10)}`,
+    writeCache: false, // see gateway/intake_broker.ts
   });
   client.on("error", () => {}); // reconnects on its own; failures surface per delivery
   return {
