@@ -115,12 +115,14 @@ async function runStep(
   stepMs: number,
   devices: number,
   ackedBefore: number,
+  seq: { next: number },
 ): Promise<Step> {
   const h0 = await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" });
   const cpu0 = procSample(fs.pid)?.cpuSeconds ?? 0;
   const t0 = Date.now();
   const rss = rssSampler(fs.pid);
-  const load = await runLoad({ mqttUrl, rate: target, durationMs: stepMs, devices, prefix: "e2e-", seed: 7 });
+  const load = await runLoad({ mqttUrl, rate: target, durationMs: stepMs, devices, prefix: "e2e-", seed: 7, seqStart: seq.next });
+  seq.next = load.nextSeq ?? seq.next;
   const tEnd = Date.now();
   const heap = await scrapeValue(fs.metricsUrl, "fleetstream_process_nodejs_heap_size_total_bytes").catch(() => NaN);
   const total = ackedBefore + load.acked;
@@ -245,9 +247,11 @@ export async function run(args: string[]): Promise<void> {
     await sleep(1000);
     idleRssMb = (procSample(fs.pid)?.rssBytes ?? NaN) / MB;
     let acked = 0;
+    // Every step's devices are the same 200; their seqs run on from step to step.
+    const seq = { next: 0 };
     for (const target of rates) {
       log(`step ${target}/s`);
-      const s = await runStep(fs, jsm, vm.url, mq.url, target, stepMs, devices, acked);
+      const s = await runStep(fs, jsm, vm.url, mq.url, target, stepMs, devices, acked, seq);
       acked += s.acked;
       steps.push(s);
       log(`step ${target}/s: achieved ${s.achieved.toFixed(0)}/s, ${s.status}`);
@@ -258,7 +262,7 @@ export async function run(args: string[]): Promise<void> {
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
       while (Date.now() < deadline && (await vmSampleCount(vm.url, "sensor_reading_temperature")) < acked) await sleep(500);
       log(`RSS probe: ${RSS_PROBE_RATE}/s`);
-      const s = await runStep(fs, jsm, vm.url, mq.url, RSS_PROBE_RATE, stepMs, devices, acked);
+      const s = await runStep(fs, jsm, vm.url, mq.url, RSS_PROBE_RATE, stepMs, devices, acked, seq);
       acked += s.acked;
       steps.push({ ...s, status: `RSS probe beyond the ladder: ${s.status}` });
     }

@@ -16,31 +16,44 @@ export interface LoadStep {
   /** ...or a number of readings, sent as fast as PUBACKs come back when `rate` is above what the link does. */
   count?: number;
   devices: number;
-  /** Device id prefix; the same prefix across steps continues each device's seq upward. */
+  /** Device id prefix. */
   prefix: string;
   seed: number;
+  /**
+   * First `seq` of every device. A later step passes the previous step's `nextSeq`, so each device's
+   * seqs run on without a gap (a gap would make the processors hold the device's readings for the
+   * reorder timeout, waiting for the missing ones).
+   */
+  seqStart?: number;
+}
+
+export interface LoadResult extends SimulatorSummary {
+  /** The seq each device would send next (duration steps only). */
+  nextSeq?: number;
 }
 
 /** Runs one step in a child process and resolves with the simulator's summary. */
-export async function runLoad(step: LoadStep): Promise<SimulatorSummary> {
+export async function runLoad(step: LoadStep): Promise<LoadResult> {
   const p = spawnManaged(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), JSON.stringify(step)]);
   const code = await new Promise<number | null>((r) => p.child.once("exit", (c) => r(c)));
   const line = p.output().split("\n").find((l) => l.startsWith("{\"summary\""));
   if (code !== 0 || !line) throw new Error(`load generator failed (exit ${code}): ${p.output().slice(-2000)}`);
-  return (JSON.parse(line) as { summary: SimulatorSummary }).summary;
+  return (JSON.parse(line) as { summary: LoadResult }).summary;
 }
 
 async function main(step: LoadStep): Promise<void> {
+  const rate = Math.min(1000, step.rate / step.devices);
   const sim = createSimulator(
     fromConfig({
       url: step.mqttUrl,
       sensors: step.devices,
       vehicles: 0,
       // The simulator caps a device at 1000 readings/s; above devices x 1000 it runs flat out.
-      rate: Math.min(1000, step.rate / step.devices),
+      rate,
       duration: step.durationMs,
       count: step.count,
       seed: step.seed,
+      seqStart: step.seqStart,
       prefix: step.prefix,
       qos: 1,
       protocolVersion: 5,
@@ -49,7 +62,14 @@ async function main(step: LoadStep): Promise<void> {
       write: () => {},
     }),
   );
-  const summary = await sim.run();
+  const summary: LoadResult = await sim.run();
+  if (step.durationMs !== undefined && step.seqStart !== undefined) {
+    // One reading per device per tick while tick * interval < duration (simulator/plan.ts).
+    const interval = 1000 / rate;
+    let ticks = 0;
+    while (ticks * interval < step.durationMs) ticks++;
+    summary.nextSeq = step.seqStart + ticks;
+  }
   process.stdout.write(JSON.stringify({ summary }) + "\n");
 }
 
