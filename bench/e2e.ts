@@ -214,7 +214,7 @@ export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      rates: { type: "string", default: "2000,3000,4000,5000,6000,8000,10000,12500,15000,20000,25000,30000,40000" },
+      rates: { type: "string", default: "2000,4000,6000,8000,10000,12500,15000,17500,20000,22500,25000,30000,35000,40000" },
       step: { type: "string", default: "10s" },
       devices: { type: "string", default: "200" },
       "pass-count": { type: "string", default: "100000" },

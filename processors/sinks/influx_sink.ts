@@ -4,7 +4,7 @@
  * to JetStream only after the store accepted the batch. Points the store refuses for their content
  * go to the DLQ (stage `sink`, reason `processing_failed`, with the server's message); the rest land.
  */
-import { headersToRecord, readHeaders } from "../../core/fast_headers.ts";
+import { headersToRecord } from "../../core/fast_headers.ts";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { streamNames, type Config } from "../../core/config.ts";
@@ -19,7 +19,7 @@ import { createInfluxWriteApi, writeApiOptionsFromConfig, type InfluxWriteApi } 
 import { toLine } from "./line_protocol.ts";
 import { createSinkMetrics, type SinkMetrics } from "./metrics.ts";
 import { createPointWriter, type PendingLine, type PointWriter } from "./point_writer.ts";
-import { messageToPoints } from "./points.ts";
+import { decodeEvent, eventToPoints } from "./points.ts";
 
 export interface InfluxSinkDeps {
   nc: NatsConnection;
@@ -77,30 +77,29 @@ export async function writeMessages(
   msgs: ReadonlyArray<{ subject: string; headers?: JsMsg["headers"]; data: Uint8Array }>,
   raw: boolean,
   signal: AbortSignal,
-): Promise<{ lines: number; failures: SinkFailure[] }> {
+): Promise<{ lines: number; failures: SinkFailure[]; stored: number[] }> {
   const lines: PendingLine[] = [];
   const errors = new Map<number, string>();
+  const times: number[] = new Array(msgs.length).fill(NaN);
   msgs.forEach((m, i) => {
     try {
-      for (const p of messageToPoints(m, raw)) lines.push({ line: toLine(p), origin: i });
+      const ev = decodeEvent(m);
+      times[i] = Date.parse(ev.time);
+      for (const p of eventToPoints(ev, raw)) lines.push({ line: toLine(p), origin: i });
     } catch (e) {
       if (!(e instanceof PointMappingError)) throw e;
       errors.set(i, e.message);
     }
   });
   for (const r of await writer.write(lines, signal)) if (!errors.has(r.origin)) errors.set(r.origin, r.error);
-  return { lines: lines.length, failures: [...errors].map(([i, error]) => ({ msg: msgs[i]!, error })) };
+  return { lines: lines.length, failures: [...errors].map(([i, error]) => ({ msg: msgs[i]!, error })), stored: times.filter((t, i) => !errors.has(i) && Number.isFinite(t)) };
 }
 
 /** Observes now minus `ce-time` for each stored message (readings: event time to point stored). */
-function observeEventLatency(metrics: SinkMetrics, sink: string, msgs: JsMsg[], failures: SinkFailure[]): void {
-  const failed = new Set(failures.map((f) => f.msg));
+function observeEventLatency(metrics: SinkMetrics, sink: string, eventTimes: number[]): void {
   const now = Date.now();
-  for (const m of msgs) {
-    if (failed.has(m)) continue;
-    const t = Date.parse(readHeaders(m)?.["ce-time"] ?? "");
-    if (Number.isFinite(t)) metrics.eventLatency.observe({ sink }, Math.max(0, now - t) / 1000);
-  }
+  const h = metrics.eventLatency.labels(sink);
+  for (const t of eventTimes) h.observe(Math.max(0, now - t) / 1000);
 }
 
 /**
@@ -121,13 +120,13 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
   let pub: JsPublisher | undefined;
 
   const handler = (name: string, raw: boolean, writer: PointWriter) => async (msgs: JsMsg[], signal: AbortSignal, ackAll: boolean) => {
-    const { failures } = await writeMessages(writer, msgs, raw, signal);
+    const { failures, stored } = await writeMessages(writer, msgs, raw, signal);
     for (const f of failures) {
       log.warn("point rejected, sent to the DLQ", { sink: name, subject: f.msg.subject, error: f.error });
       await publishDlq(pub!, subj, sinkDlqRecord(f));
       metrics.dlq.inc({ sink: name, reason: "processing_failed" });
     }
-    if (raw) observeEventLatency(metrics, name, msgs, failures);
+    if (raw) observeEventLatency(metrics, name, stored);
     // Ack-all consumers: acking the last message acks the whole batch.
     if (ackAll) msgs[msgs.length - 1]!.ack();
     else for (const m of msgs) m.ack();

@@ -64,13 +64,11 @@ export function eventToPoints(ev: CloudEvent, raw = true): InfluxPoint[] {
   }
 }
 
-/** Decodes a stored message and maps it; throws `PointMappingError` for anything unusable. */
-export function messageToPoints(msg: { headers?: MsgHdrs; data: Uint8Array }, raw = true): InfluxPoint[] {
-  let ev: CloudEvent;
+/** Decodes a stored message for {@link eventToPoints}; throws `PointMappingError` when it is not a CloudEvent. */
+export function decodeEvent(msg: { headers?: MsgHdrs; data: Uint8Array }): CloudEvent {
   try {
-    ev = readEvent(msg);
+    return readEvent(msg);
   } catch (e) {
     throw new PointMappingError(`not a CloudEvent: ${(e as Error).message}`, { cause: e });
   }
-  return eventToPoints(ev, raw);
 }
