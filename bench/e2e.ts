@@ -205,7 +205,7 @@ function printReport(steps: Step[], pass: PassResult | undefined, idleRssMb: num
   w("latency: event time (the simulator's scheduled send time) -> raw sensor_reading point accepted by the store, from the sink's");
   w(`${LATENCY} histogram (difference of /metrics scrapes around each step; interpolated inside buckets`);
   w("0.01/0.025/0.05/0.1/0.25/0.5/0.75/1/1.5/2/3/5/10/30/60 s, so only bucket-resolution). Includes the sink's batching (fetch");
-  w("of up to 5000 readings or 1 s). RSS and CPU: /proc of the fleetstream process (peak VmRSS sampled every 250 ms; CPU % of one core,");
+  w("of up to influx.batchSize (1000) readings or 1 s). RSS and CPU: /proc of the fleetstream process (peak VmRSS sampled every 250 ms; CPU % of one core,");
   w("CPU us/msg: the process's CPU time over the step and its drain divided by the readings). The machine may be shared: figures are under its load.");
   w("The ratio compares a stepped, loss-checked rate with the passthrough's flat-out rate: step granularity understates fleetstream.");
 }

@@ -16,10 +16,25 @@ export interface InfluxPoint {
 const escKey = (s: string) => s.replace(/[,= \\]/g, (c) => `\\${c}`);
 const escMeasurement = (s: string) => s.replace(/[, \\]/g, (c) => `\\${c}`);
 
+/**
+ * Escaped names and tag values, remembered: the same few field names and device ids come in every
+ * batch, and escaping with a regexp per point was the sink's largest source of garbage.
+ */
+const escaped = new Map<string, string>();
+function esc(s: string): string {
+  let e = escaped.get(s);
+  if (e === undefined) {
+    e = escKey(s);
+    if (escaped.size >= 50_000) escaped.clear();
+    escaped.set(s, e);
+  }
+  return e;
+}
+
 function formatFloat(v: number): string {
   // Always a float to the server, so 3 and 3.5 of one field never conflict in type.
   const s = String(v);
-  return /[.eE]/.test(s) || !Number.isFinite(v) ? s : `${s}.0`;
+  return Number.isInteger(v) && !s.includes("e") ? `${s}.0` : s;
 }
 
 /**
@@ -28,14 +43,18 @@ function formatFloat(v: number): string {
  */
 export function toLine(p: InfluxPoint): string {
   let line = escMeasurement(p.measurement);
-  for (const k of Object.keys(p.tags).sort()) {
+  const tagKeys = Object.keys(p.tags);
+  if (tagKeys.length > 1) tagKeys.sort();
+  for (const k of tagKeys) {
     const v = p.tags[k]!;
-    if (v !== "") line += `,${escKey(k)}=${escKey(v)}`;
+    if (v !== "") line += `,${esc(k)}=${esc(v)}`;
   }
   const ints = p.ints;
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(p.fields)) {
-    parts.push(`${escKey(k)}=${ints?.includes(k) ? `${Math.trunc(v)}i` : formatFloat(v)}`);
+  let sep = " ";
+  for (const k in p.fields) {
+    const v = p.fields[k]!;
+    line += `${sep}${esc(k)}=${ints !== undefined && ints.includes(k) ? `${Math.trunc(v)}i` : formatFloat(v)}`;
+    sep = ",";
   }
-  return `${line} ${parts.join(",")} ${Math.trunc(p.time)}`;
+  return `${line} ${Math.trunc(p.time)}`;
 }
