@@ -59,8 +59,15 @@ export const MAX_IDEMPOTENCY_KEY = ID_MAX;
 
 /** RFC 3339 with milliseconds, UTC. */
 export function rfc3339(ms: number): string {
-  return new Date(ms).toISOString();
+  // At thousands of events per second many share a millisecond (ingest times above all).
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }
+let lastMs = NaN;
+let lastIso = "";
 
 /** Encodes an event as NATS headers (binary mode); the body is `JSON.stringify(ev.data)`. */
 export function toHeaders(ev: CloudEvent): MsgHdrs {

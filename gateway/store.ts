@@ -30,11 +30,15 @@ export interface EventStoreDeps {
 export function createEventStore(deps: EventStoreDeps): EventStore {
   const { pub, subjects, metrics, log, clock } = deps;
 
+  // Bound once: prom-client hashes a label object on every call.
+  const publishedTelemetry = metrics.published.labels("telemetry");
+  const publishedLocation = metrics.published.labels("location");
+
   async function storeEvent(ev: OutEvent, receivedAt: number): Promise<void> {
     try {
       const ack = await pub.publishDurably(ev.subject, ev.body, ev.headers);
       if (ack.duplicate) metrics.duplicates.inc();
-      else metrics.published.inc({ kind: ev.kind });
+      else (ev.kind === "telemetry" ? publishedTelemetry : publishedLocation).inc();
       metrics.publishLatency.observe((clock.now() - receivedAt) / 1000);
     } catch (e) {
       // JetStream refused this event for good (e.g. no stream for the subject's shape, too large):
