@@ -22,8 +22,12 @@
 import type { WindowSpec } from "../../core/config.ts";
 import { windowName } from "../../core/results.ts";
 import type { MetricAggregate, SensorReadingData } from "../../core/results.ts";
-import { addValue, mergeInto, metricValue, newAggregate, toMetricAggregate, type RunningAggregate } from "./aggregate.ts";
+import { addValue, mergeInto, metricValue, newAggregate, toMetricAggregate } from "./aggregate.ts";
 import type { InputEvent, ProcessorItem } from "./events.ts";
+import { decodeFixed, decodeWin, encodeFixed, encodeWin, type DeviceWindowsState } from "./window_checkpoint.ts";
+import { addToPane, changed, gcd, paneAggregate, paneAt, type FixedSpec, type FixedWin, type PaneAggregate, type Win } from "./window_panes.ts";
+
+export type { DeviceWindowsState, FixedSpecState } from "./window_checkpoint.ts";
 
 export interface WindowOptions {
   windows: WindowSpec[];
@@ -41,168 +45,6 @@ export const DEFAULT_WINDOW_OPTIONS: WindowOptions = {
   allowedLateness: 60_000,
   idleTimeout: 30_000,
 };
-
-/** A session window. */
-interface Win {
-  start: number;
-  /** Exclusive; its last event + gap. */
-  end: number;
-  /** Revisions emitted so far. */
-  emitted: number;
-  /** Changed since the last emission. */
-  dirty: boolean;
-  aggs: Map<string, RunningAggregate>;
-}
-
-interface PaneAggregate extends RunningAggregate {
-  /** Application order of the value that created it: a window lists its metrics in the order they first reached it. */
-  c: number;
-}
-
-/** `pane` ms of a fixed spec: the unit its windows are merged from. */
-interface Pane {
-  start: number;
-  /** End of the earliest window holding the pane: where the watermark closes a window it changed. */
-  due: number;
-  /** Application order of the last value added. */
-  maxO: number;
-  /** Metric names and their aggregates, in the order the metrics reached the pane (few: a scan beats a Map). */
-  names: string[];
-  aggs: PaneAggregate[];
-}
-
-/** A tumbling or hopping window: its aggregates live in its panes. */
-interface FixedWin {
-  start: number;
-  /** Revisions emitted so far. */
-  emitted: number;
-  /** The highest `maxO` of its panes at its last emission (-1 before the first): it changed if one is higher now. */
-  seen: number;
-}
-
-interface FixedSpec {
-  size: number;
-  hop: number;
-  pane: number;
-  /** Open and recently emitted windows by start, in creation order (the emission order). */
-  wins: Map<number, FixedWin>;
-  panes: Map<number, Pane>;
-  /** The pane of the last event: the next one most likely falls into it too. */
-  last: Pane | undefined;
-}
-
-/** The checkpointed form of a tumbling or hopping spec (times and ords relative, see {@link DeviceWindowsState}). */
-export interface FixedSpecState {
-  /** Per window, in creation order: `T - start, emitted, O - seen` (0 before the first emission: seen is -1 then). */
-  w: number[];
-  /**
-   * One flat array per pane: `[T - start, O - maxO, ...per metric: name, O - c, n, sum, min, max,
-   * mean, m2, firstT - start, O - firstO, first, lastT - start, O - lastO, last]`.
-   */
-  p: Array<Array<number | string>>;
-}
-
-/**
- * The checkpointed form. Checkpoints are written often, so they are kept small: flat arrays, and
- * times and application orders as distances back from `maxT` (T) and `ord` (O).
- */
-export interface DeviceWindowsState {
-  maxT: number | null;
-  ord: number;
-  /**
-   * Per spec: a tumbling or hopping spec as {@link FixedSpecState}; a session spec as one flat array
-   * per window: `[T - start, end - start, emitted, dirty 0|1, ...per metric: name, n, sum, min, max,
-   * mean, m2, firstT - start, O - firstO, first, lastT - start, O - lastO, last]`.
-   */
-  specs: Array<FixedSpecState | Array<Array<number | string>>>;
-}
-
-/** What checkpointed times and ords are relative to: `maxT` and `ord`. */
-interface Base {
-  t: number;
-  o: number;
-}
-
-const AGG_FIELDS = 12;
-
-function encodeAgg(out: Array<number | string>, a: RunningAggregate, start: number, b: Base): void {
-  out.push(a.n, a.sum, a.min, a.max, a.mean, a.m2, a.firstT - start, b.o - a.firstO, a.first, a.lastT - start, b.o - a.lastO, a.last);
-}
-
-/** The aggregate encoded at `x[i]..x[i + AGG_FIELDS - 1]` by {@link encodeAgg}. */
-function decodeAgg(x: Array<number | string>, i: number, start: number, b: Base): RunningAggregate {
-  const n = (j: number) => x[i + j] as number;
-  return {
-    n: n(0), sum: n(1), min: n(2), max: n(3), mean: n(4), m2: n(5),
-    firstT: start + n(6), firstO: b.o - n(7), first: n(8), lastT: start + n(9), lastO: b.o - n(10), last: n(11),
-  };
-}
-
-function encodeWin(w: Win, b: Base): Array<number | string> {
-  const out: Array<number | string> = [b.t - w.start, w.end - w.start, w.emitted, w.dirty ? 1 : 0];
-  for (const [m, a] of w.aggs) {
-    out.push(m);
-    encodeAgg(out, a, w.start, b);
-  }
-  return out;
-}
-
-function decodeWin(x: Array<number | string>, b: Base): Win {
-  const start = b.t - (x[0] as number);
-  const w: Win = { start, end: start + (x[1] as number), emitted: x[2] as number, dirty: x[3] === 1, aggs: new Map() };
-  for (let i = 4; i + AGG_FIELDS < x.length; i += AGG_FIELDS + 1) w.aggs.set(x[i] as string, decodeAgg(x, i + 1, start, b));
-  return w;
-}
-
-function encodeFixed(f: FixedSpec, b: Base): FixedSpecState {
-  const w: number[] = [];
-  for (const x of f.wins.values()) w.push(b.t - x.start, x.emitted, x.emitted > 0 ? b.o - x.seen : 0);
-  const p: Array<Array<number | string>> = [];
-  for (const pane of f.panes.values()) {
-    const out: Array<number | string> = [b.t - pane.start, b.o - pane.maxO];
-    pane.aggs.forEach((a, i) => {
-      out.push(pane.names[i]!, b.o - a.c);
-      encodeAgg(out, a, pane.start, b);
-    });
-    p.push(out);
-  }
-  return { w, p };
-}
-
-function decodeFixed(x: FixedSpecState, f: FixedSpec, b: Base): void {
-  for (let i = 0; i + 2 < x.w.length; i += 3) {
-    const start = b.t - x.w[i]!;
-    const emitted = x.w[i + 1]!;
-    f.wins.set(start, { start, emitted, seen: emitted > 0 ? b.o - x.w[i + 2]! : -1 });
-  }
-  for (const y of x.p) {
-    const start = b.t - (y[0] as number);
-    const pane: Pane = { start, due: firstWindowStart(f, start) + f.size, maxO: b.o - (y[1] as number), names: [], aggs: [] };
-    for (let i = 2; i + AGG_FIELDS + 1 < y.length; i += AGG_FIELDS + 2) {
-      pane.names.push(y[i] as string);
-      pane.aggs.push(paneAggregate(decodeAgg(y, i + 2, start, b), b.o - (y[i + 1] as number)));
-    }
-    f.panes.set(start, pane);
-  }
-}
-
-/** A copy of `a` with creation order `c`; a literal, so every pane aggregate has one shape (a spread would not). */
-function paneAggregate(a: RunningAggregate, c: number): PaneAggregate {
-  return {
-    n: a.n, sum: a.sum, min: a.min, max: a.max, mean: a.mean, m2: a.m2,
-    firstT: a.firstT, firstO: a.firstO, first: a.first, lastT: a.lastT, lastO: a.lastO, last: a.last, c,
-  };
-}
-
-function gcd(a: number, b: number): number {
-  while (b > 0) [a, b] = [b, a % b];
-  return a;
-}
-
-/** Start of the earliest window of `f` that holds time `t` (greater than `t` when none does: hop > size). */
-function firstWindowStart(f: FixedSpec, t: number): number {
-  return (Math.floor((t - f.size) / f.hop) + 1) * f.hop;
-}
 
 export class DeviceWindows {
   private maxT = -Infinity;
@@ -494,43 +336,6 @@ export class DeviceWindows {
     w.emitted += 1;
     w.seen = seen;
   }
-}
-
-/** The pane of `f` holding `t`, created (with the windows it opens) if new; undefined if no window holds `t`. */
-function paneAt(f: FixedSpec, t: number): Pane | undefined {
-  const start = Math.floor(t / f.pane) * f.pane;
-  const p = f.panes.get(start);
-  if (p) return p;
-  const first = firstWindowStart(f, start);
-  // `!(<=)`: a zero size or hop gives NaN, and no window, as it always has
-  if (!(first <= start)) return undefined;
-  for (let s = first; s <= start; s += f.hop) if (!f.wins.has(s)) f.wins.set(s, { start: s, emitted: 0, seen: -1 });
-  const pane: Pane = { start, due: first + f.size, maxO: -1, names: [], aggs: [] };
-  f.panes.set(start, pane);
-  return pane;
-}
-
-function addToPane(p: Pane, names: string[], values: number[], t: number, ord: number): void {
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    // Devices mostly send the same metrics in the same order: try the same position first.
-    const j = p.names[i] === name ? i : p.names.indexOf(name);
-    if (j >= 0) addValue(p.aggs[j]!, values[i]!, t, ord);
-    else {
-      p.names.push(name);
-      p.aggs.push(paneAggregate(newAggregate(values[i]!, t, ord), ord));
-    }
-  }
-  p.maxO = ord;
-}
-
-/** Whether a value reached `w` since its last emission. */
-function changed(f: FixedSpec, w: FixedWin): boolean {
-  for (let s = w.start; s < w.start + f.size; s += f.pane) {
-    const p = f.panes.get(s);
-    if (p && p.maxO > w.seen) return true;
-  }
-  return false;
 }
 
 function addAll(w: Win, names: string[], values: number[], t: number, ord: number): void {
