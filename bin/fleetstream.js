@@ -73,13 +73,23 @@ async function buildBundle() {
   renameSync(tmp, bundle);
 }
 
+async function fromSource() {
+  const { register } = await import("tsx/esm/api");
+  register();
+  return (await import(pathToFileURL(entry).href)).main;
+}
+
 async function loadMain() {
-  if (process.env.FLEETSTREAM_FROM_SOURCE === "1") {
-    const { register } = await import("tsx/esm/api");
-    register();
-    return (await import(pathToFileURL(entry).href)).main;
+  if (process.env.FLEETSTREAM_FROM_SOURCE === "1") return fromSource();
+  if (stale()) {
+    try {
+      await buildBundle();
+    } catch (e) {
+      // e.g. a read-only checkout: still run, from source.
+      process.stderr.write(`fleetstream: cannot build ${bundle} (${e?.message ?? e}); running the TypeScript sources through tsx\n`);
+      return fromSource();
+    }
   }
-  if (stale()) await buildBundle();
   return (await import(pathToFileURL(bundle).href)).main;
 }
 
