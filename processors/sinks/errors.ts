@@ -25,3 +25,12 @@ export class PointMappingError extends FleetstreamError {}
 export function isContentRejection(err: unknown): boolean {
   return err instanceof InfluxWriteError && (err.status === 400 || err.status === 413 || err.status === 422);
 }
+
+/**
+ * The store has no delete API: VictoriaMetrics answers `/api/v2/delete` with 400 "unsupported path",
+ * others with 404, 405 or 501.
+ */
+export function isUnsupportedDelete(err: unknown): boolean {
+  if (!(err instanceof InfluxWriteError)) return false;
+  return err.status === 404 || err.status === 405 || err.status === 501 || (err.status === 400 && /unsupported path/i.test(err.body));
+}

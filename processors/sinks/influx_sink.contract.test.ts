@@ -1,4 +1,4 @@
-// Proves: one sink contract, run against VictoriaMetrics over the v2 API and InfluxDB 1.6 over the v1 API: windows, locations and raw readings read back exactly, a later window revision overwrites, and raw=false writes no raw points.
+// Proves: one sink contract, run against VictoriaMetrics over the v2 API and InfluxDB 1.6 over the v1 API: windows, locations and raw readings read back exactly, a later window revision overwrites, raw=false writes no raw points, and a session window that a merge superseded is deleted (InfluxDB) or, on a store without deletes, left while the sink goes on (VictoriaMetrics).
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +20,8 @@ interface StoreUnderTest {
   relTol: number;
   /** Whether a second write of a point replaces it (InfluxDB) or is kept beside it (VictoriaMetrics). */
   overwrites: boolean;
+  /** Whether the store has a delete API the sink can use. */
+  deletes: boolean;
 }
 
 /** The contract every write API must keep; `build` starts the store. */
@@ -88,6 +90,50 @@ function sinkContract(name: string, build: () => Promise<StoreUnderTest>) {
         await sink.stop();
       }
     });
+
+    it("deletes the point of a session window that a merge superseded, after writing what came before it", async () => {
+      const cfg = testConfig({ nats: { url: ns.url }, streams: { prefix: "C3_", subjectRoot: "c3" }, influx: { ...store.influx, batchSize: 50, flushInterval: 1000 } });
+      await ensureStreams(nc, cfg);
+      const t0 = Date.UTC(2026, 10, 30, 14, 0, 0);
+      const w = "session_30s";
+      // Two sessions, then an event between them merges the second into the first: the processor
+      // re-emits the second with no metrics, then the first, grown; a later session follows.
+      const events = [
+        windowEvent(cfg, "sess-1", t0, { temperature: [1, 2] }, 0, w),
+        windowEvent(cfg, "sess-1", t0 + 40_000, { temperature: [5], humidity: [50] }, 0, w),
+        windowEvent(cfg, "sess-1", t0 + 40_000, {}, 1, w),
+        windowEvent(cfg, "sess-1", t0, { temperature: [1, 2, 3, 5], humidity: [50] }, 1, w),
+        windowEvent(cfg, "sess-1", t0 + 120_000, { temperature: [9] }, 0, w),
+      ];
+      const registry = createRegistry();
+      const sink = createInfluxSink({ nc, cfg, log: silentLogger, registry }, { durablePrefix: "sess", backoffInitialMs: 100 });
+      await sink.start();
+      try {
+        await publishEvents(nc, events);
+        const later = `sensor_window,device=sess-1,metric=temperature,window=${w} count@${t0 + 120_000}`;
+        const superseded = `sensor_window,device=sess-1,metric=humidity,window=${w} count@${t0 + 40_000}`;
+        let actual: SampleMap = new Map();
+        await waitFor(async () => (actual = await store.read()).has(later) && (!store.deletes || !actual.has(superseded)), 30_000, "the later session (and, with deletes, the superseded one gone)").catch(() => {});
+        const mine = [...actual.keys()].filter((k) => k.includes("device=sess-1") && k.includes(" count@"));
+        if (store.deletes) {
+          expect(mine.sort()).toEqual([
+            `sensor_window,device=sess-1,metric=humidity,window=${w} count@${t0}`,
+            `sensor_window,device=sess-1,metric=temperature,window=${w} count@${t0}`,
+            later,
+          ]);
+          expect(actual.get(`sensor_window,device=sess-1,metric=temperature,window=${w} count@${t0}`)).toEqual([4]);
+          expect(await registry.metrics()).toMatch(/fleetstream_sink_deletes_total\{sink="results",outcome="deleted"\} 1\n/);
+        } else {
+          // No delete API: the superseded points stay, the sink says so once and goes on.
+          expect(actual.has(superseded)).toBe(true);
+          expect(actual.has(later)).toBe(true);
+          expect(await registry.metrics()).toMatch(/fleetstream_sink_deletes_total\{sink="results",outcome="unsupported"\} 1\n/);
+        }
+        expect(await registry.metrics()).not.toMatch(/fleetstream_sink_dlq_total\{/);
+      } finally {
+        await sink.stop();
+      }
+    });
   });
 }
 
@@ -96,6 +142,7 @@ sinkContract("VictoriaMetrics via v2 (/api/v2/write)", async () => {
   return { handle: vm, influx: { url: vm.url, api: "v2", token: "" }, read: () => readVictoriaMetrics(vm.url),
     relTol: 1e-11,
     overwrites: false,
+    deletes: false,
   };
 });
 
@@ -105,5 +152,6 @@ sinkContract("InfluxDB 1.6 via v1 (/write?db=)", async () => {
   return { handle: db, influx: { url: db.url, api: "v1", db: "contract" }, read: () => readInfluxDb1(db.url, "contract"),
     relTol: 0,
     overwrites: true,
+    deletes: true,
   };
 });

@@ -19,7 +19,7 @@ import { createInfluxWriteApi, writeApiOptionsFromConfig, type InfluxWriteApi } 
 import { toLine } from "./line_protocol.ts";
 import { createSinkMetrics, type SinkMetrics } from "./metrics.ts";
 import { createPointWriter, type PendingLine, type PointWriter } from "./point_writer.ts";
-import { decodeEvent, eventToPoints } from "./points.ts";
+import { decodeEvent, eventToPoints, supersededWindow } from "./points.ts";
 
 export interface InfluxSinkDeps {
   nc: NatsConnection;
@@ -70,7 +70,8 @@ export function sinkDlqRecord(f: SinkFailure, target = "influx"): DlqRecord {
 
 /**
  * Maps messages to lines, writes them, and returns what could not be stored (mapping errors and
- * rejected points, one entry per message). Shared by the live sink, `replay` and `dlq redrive`.
+ * rejected points, one entry per message). A superseded session window deletes its earlier points,
+ * in stream order: lines before it are written first. Shared by the live sink, `replay` and `dlq redrive`.
  */
 export async function writeMessages(
   writer: PointWriter,
@@ -78,21 +79,34 @@ export async function writeMessages(
   raw: boolean,
   signal: AbortSignal,
 ): Promise<{ lines: number; failures: SinkFailure[]; stored: number[] }> {
-  const lines: PendingLine[] = [];
   const errors = new Map<number, string>();
   const times: number[] = new Array(msgs.length).fill(NaN);
-  msgs.forEach((m, i) => {
+  let lines: PendingLine[] = [];
+  let written = 0;
+  const flush = async () => {
+    for (const r of await writer.write(lines, signal)) if (!errors.has(r.origin)) errors.set(r.origin, r.error);
+    written += lines.length;
+    lines = [];
+  };
+  for (let i = 0; i < msgs.length; i++) {
     try {
-      const ev = decodeEvent(m);
+      const ev = decodeEvent(msgs[i]!);
       times[i] = Date.parse(ev.time);
+      const deletion = supersededWindow(ev);
+      if (deletion) {
+        await flush();
+        const refused = await writer.remove({ deletion, origin: i }, signal);
+        if (refused !== undefined) errors.set(i, refused);
+        continue;
+      }
       for (const p of eventToPoints(ev, raw)) lines.push({ line: toLine(p), origin: i });
     } catch (e) {
       if (!(e instanceof PointMappingError)) throw e;
       errors.set(i, e.message);
     }
-  });
-  for (const r of await writer.write(lines, signal)) if (!errors.has(r.origin)) errors.set(r.origin, r.error);
-  return { lines: lines.length, failures: [...errors].map(([i, error]) => ({ msg: msgs[i]!, error })), stored: times.filter((t, i) => !errors.has(i) && Number.isFinite(t)) };
+  }
+  await flush();
+  return { lines: written, failures: [...errors].map(([i, error]) => ({ msg: msgs[i]!, error })), stored: times.filter((t, i) => !errors.has(i) && Number.isFinite(t)) };
 }
 
 /** Observes now minus `ce-time` for each stored message (readings: event time to point stored). */

@@ -3,6 +3,10 @@
  * `@influxdata/influxdb-client`'s transport (`/api/v2/write`, token auth; InfluxDB 2.x/3.x, 1.8+,
  * VictoriaMetrics) and `v1` through `fetch` (`/write?db=`; InfluxDB 1.x). Both send line protocol
  * with millisecond precision and do no retries of their own: retrying is the point writer's job.
+ *
+ * Deletes (for a session window that a merge superseded) go to `/api/v2/delete` or, on v1, as an
+ * InfluxQL `DELETE` to `/query`. Stores without deletes (VictoriaMetrics) answer with an error that
+ * `isUnsupportedDelete` recognises.
  */
 import { HttpError, InfluxDB } from "@influxdata/influxdb-client";
 import type { Config } from "../../core/config.ts";
@@ -14,6 +18,15 @@ export interface InfluxWriteApi {
   readonly kind: "v1" | "v2";
   /** Writes lines; rejects with `InfluxWriteError` (status, server body) or a network error. */
   write(lines: string[]): Promise<void>;
+  /** Deletes every point of `measurement` at `time` whose tags include `tags`; rejects like `write`. */
+  deletePoints(d: PointDeletion): Promise<void>;
+}
+
+/** The points to delete: one measurement, a subset of its tags, one timestamp (ms). */
+export interface PointDeletion {
+  measurement: string;
+  tags: Record<string, string>;
+  time: number;
 }
 
 export interface InfluxWriteApiOptions {
@@ -52,6 +65,7 @@ export function createInfluxWriteApi(o: InfluxWriteApiOptions): InfluxWriteApi {
 function createV2(o: InfluxWriteApiOptions): InfluxWriteApi {
   const influx = new InfluxDB({ url: o.url, token: o.token ?? "", timeout: o.timeoutMs });
   const path = `/api/v2/write?org=${encodeURIComponent(o.org)}&bucket=${encodeURIComponent(o.bucket)}&precision=ms`;
+  const deletePath = `/api/v2/delete?org=${encodeURIComponent(o.org)}&bucket=${encodeURIComponent(o.bucket)}`;
   return {
     kind: "v2",
     async write(lines) {
@@ -65,14 +79,33 @@ function createV2(o: InfluxWriteApiOptions): InfluxWriteApi {
         throw e;
       }
     },
+    async deletePoints(d) {
+      const at = new Date(d.time).toISOString();
+      const predicate = [`_measurement=${quoted(d.measurement)}`, ...Object.entries(d.tags).map(([k, v]) => `${k}=${quoted(v)}`)].join(" AND ");
+      try {
+        await influx.transport.request(deletePath, JSON.stringify({ start: at, stop: at, predicate }), { method: "POST", headers: { "content-type": "application/json" } });
+      } catch (e) {
+        if (e instanceof HttpError) {
+          const body = serverMessage(e.body ?? e.message);
+          throw new InfluxWriteError(`v2 delete failed: ${e.statusCode} ${body}`, e.statusCode, body, undefined, { cause: e });
+        }
+        throw e;
+      }
+    },
   };
+}
+
+/** `s` between quotes, the quote and backslash escaped: v2 delete predicates, InfluxQL identifiers and strings. */
+function quoted(s: string, quote: '"' | "'" = '"'): string {
+  return quote + s.replace(quote === '"' ? /[\\"]/g : /[\\']/g, (c) => `\\${c}`) + quote;
 }
 
 function createV1(o: InfluxWriteApiOptions): InfluxWriteApi {
   const q = new URLSearchParams({ db: o.db, precision: "ms" });
   if (o.username) q.set("u", o.username);
   if (o.password) q.set("p", o.password);
-  const url = `${o.url.replace(/\/$/, "")}/write?${q}`;
+  const base = o.url.replace(/\/$/, "");
+  const url = `${base}/write?${q}`;
   return {
     kind: "v1",
     async write(lines) {
@@ -85,7 +118,27 @@ function createV1(o: InfluxWriteApiOptions): InfluxWriteApi {
       const retryAfter = Number(r.headers.get("retry-after"));
       throw new InfluxWriteError(`v1 write failed: ${r.status} ${body}`, r.status, body, retryAfter > 0 ? retryAfter * 1000 : undefined);
     },
+    async deletePoints(d) {
+      const where = [...Object.entries(d.tags).map(([k, v]) => `${quoted(k)} = ${quoted(v, "'")}`), `time = ${Math.trunc(d.time)}ms`].join(" AND ");
+      const dq = new URLSearchParams(q);
+      dq.delete("precision");
+      dq.set("q", `DELETE FROM ${quoted(d.measurement)} WHERE ${where}`);
+      const r = await fetch(`${base}/query?${dq}`, { method: "POST", signal: AbortSignal.timeout(o.timeoutMs) });
+      const text = await r.text();
+      // InfluxQL reports a statement's error inside a 200 answer.
+      const error = r.ok ? statementError(text) : serverMessage(text);
+      if (error !== undefined) throw new InfluxWriteError(`v1 delete failed: ${r.status} ${error}`, r.ok ? 400 : r.status, error);
+    },
   };
+}
+
+function statementError(body: string): string | undefined {
+  try {
+    const j = JSON.parse(body) as { error?: string; results?: Array<{ error?: string }> };
+    return j.error ?? j.results?.find((x) => x.error)?.error;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The `error`/`message` of a JSON error body, else the body text. */

@@ -6,6 +6,8 @@ export interface SinkMetrics {
   writeSeconds: Histogram<"sink">;
   writeErrors: Counter<"sink" | "kind">;
   batchesSplit: Counter<"sink">;
+  /** Deletes of superseded session windows, by outcome (deleted, unsupported). */
+  deletes: Counter<"sink" | "outcome">;
   dlq: Counter<"sink" | "reason">;
   /** Now minus the event time (`ce-time`), observed when a raw reading's point was stored. */
   eventLatency: Histogram<"sink">;
@@ -22,6 +24,7 @@ export function createSinkMetrics(registry: Registry): SinkMetrics {
     writeSeconds: reuse(registry, "fleetstream_sink_write_duration_seconds", () => new Histogram({ name: "fleetstream_sink_write_duration_seconds", help: "Latency of one write request", labelNames: ["sink"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers })),
     writeErrors: reuse(registry, "fleetstream_sink_write_errors_total", () => new Counter({ name: "fleetstream_sink_write_errors_total", help: "Failed write requests by kind (retryable, rejected)", labelNames: ["sink", "kind"], registers })),
     batchesSplit: reuse(registry, "fleetstream_sink_batches_split_total", () => new Counter({ name: "fleetstream_sink_batches_split_total", help: "Batches split to isolate points the store rejected", labelNames: ["sink"], registers })),
+    deletes: reuse(registry, "fleetstream_sink_deletes_total", () => new Counter({ name: "fleetstream_sink_deletes_total", help: "Deletes of superseded session windows by outcome (deleted, unsupported by the store)", labelNames: ["sink", "outcome"], registers })),
     dlq: reuse(registry, "fleetstream_sink_dlq_total", () => new Counter({ name: "fleetstream_sink_dlq_total", help: "Messages the sink sent to the DLQ, by reason", labelNames: ["sink", "reason"], registers })),
     eventLatency: reuse(registry, "fleetstream_sink_event_latency_seconds", () => new Histogram({ name: "fleetstream_sink_event_latency_seconds", help: "From a reading's event time to its raw point being stored", labelNames: ["sink"], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60], registers })),
   };

@@ -1,4 +1,4 @@
-// Proves: the point writer's policy on its own (the real-server behaviour is in the influx_sink tests): bisection isolates exactly the refused lines, retryable failures are retried (honouring Retry-After) until stored.
+// Proves: the point writer's policy on its own (the real-server behaviour is in the influx_sink tests): bisection isolates exactly the refused lines, retryable failures are retried (honouring Retry-After) until stored, and deletes are retried, refused with the server's reason, or skipped for good once the store says it has no deletes.
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../core/logger.ts";
 import { createRegistry } from "../../core/metrics.ts";
@@ -7,14 +7,25 @@ import type { InfluxWriteApi } from "./influx_write_api.ts";
 import { createSinkMetrics } from "./metrics.ts";
 import { createPointWriter } from "./point_writer.ts";
 
-/** A write API that refuses batches holding a "bad" line and fails the first `outages` calls with 503. */
-function scripted(outages: number, retryAfterMs?: number): InfluxWriteApi & { stored: string[]; calls: number[] } {
+/**
+ * A write API that refuses batches holding a "bad" line and fails the first `outages` calls with 503;
+ * deletes answer `deleteStatus` (e.g. 400 "unsupported path" as VictoriaMetrics does) or succeed.
+ */
+function scripted(outages: number, retryAfterMs?: number, deleteStatus?: { status: number; body: string }): InfluxWriteApi & { stored: string[]; calls: number[]; deleted: number[] } {
   const stored: string[] = [];
   const calls: number[] = [];
+  const deleted: number[] = [];
   return {
     kind: "v1",
     stored,
     calls,
+    deleted,
+    async deletePoints(d) {
+      calls.push(Date.now());
+      if (outages-- > 0) throw new InfluxWriteError("503", 503, "unavailable", retryAfterMs);
+      if (deleteStatus) throw new InfluxWriteError(String(deleteStatus.status), deleteStatus.status, deleteStatus.body);
+      deleted.push(d.time);
+    },
     async write(lines) {
       calls.push(Date.now());
       if (outages-- > 0) throw new InfluxWriteError("503", 503, "unavailable", retryAfterMs);
@@ -54,5 +65,23 @@ describe("createPointWriter", () => {
     setTimeout(() => abort.abort(new Error("stop")), 100);
     await expect(w.write([{ line: "ok", origin: 0 }], abort.signal)).rejects.toThrow("stop");
     expect(api.stored).toEqual([]);
+  });
+  it("retries a delete through an outage; returns the reason of a refused one; skips deletes for good on a store without them", async () => {
+    const deletion = (time: number) => ({ deletion: { measurement: "sensor_window", tags: { device: "d1", window: "session_30s" }, time }, origin: 0 });
+    const ok = scripted(2, undefined);
+    expect(await createPointWriter(ok, createSinkMetrics(createRegistry()), silentLogger, { backoffInitialMs: 1 }).remove(deletion(5), signal)).toBeUndefined();
+    expect(ok.deleted).toEqual([5]);
+    expect(ok.calls).toHaveLength(3);
+
+    const refused = scripted(0, undefined, { status: 400, body: "bad predicate" });
+    expect(await createPointWriter(refused, createSinkMetrics(createRegistry()), silentLogger).remove(deletion(5), signal)).toBe("bad predicate");
+
+    const registry = createRegistry();
+    const vm = scripted(0, undefined, { status: 400, body: 'unsupported path requested: "/api/v2/delete"' });
+    const w = createPointWriter(vm, createSinkMetrics(registry), silentLogger, { name: "results" });
+    expect(await w.remove(deletion(5), signal)).toBeUndefined();
+    expect(await w.remove(deletion(6), signal)).toBeUndefined();
+    expect(vm.calls).toHaveLength(1);
+    expect(await registry.metrics()).toMatch(/fleetstream_sink_deletes_total\{sink="results",outcome="unsupported"\} 2\n/);
   });
 });

@@ -4,16 +4,25 @@
  * backoff and jitter, or after the server's Retry-After, until they succeed or the caller aborts;
  * a batch the server refuses for its content is bisected until the offending lines stand alone,
  * and those are returned as rejected while the rest land.
+ *
+ * Deletes are retried the same way; a store without deletes is told once in the log, and its
+ * deletes count as `unsupported` and are skipped.
  */
 import type { Logger } from "../../core/logger.ts";
 import { sleep } from "../ops/durable_loop.ts";
-import { isContentRejection, InfluxWriteError } from "./errors.ts";
-import type { InfluxWriteApi } from "./influx_write_api.ts";
+import { isContentRejection, isUnsupportedDelete, InfluxWriteError } from "./errors.ts";
+import type { InfluxWriteApi, PointDeletion } from "./influx_write_api.ts";
 import type { SinkMetrics } from "./metrics.ts";
 
 /** A line and the index of the message it came from. */
 export interface PendingLine {
   line: string;
+  origin: number;
+}
+
+/** A deletion and the index of the message it came from. */
+export interface PendingDeletion {
+  deletion: PointDeletion;
   origin: number;
 }
 
@@ -36,23 +45,36 @@ export const DEFAULT_POINT_WRITER_OPTIONS: PointWriterOptions = { backoffInitial
 export interface PointWriter {
   /** Resolves with the rejected lines once everything else is stored; rejects only when `signal` aborts. */
   write(lines: PendingLine[], signal: AbortSignal): Promise<Rejected[]>;
+  /** Resolves with the server's reason when it refused the deletion for its content, else undefined. */
+  remove(d: PendingDeletion, signal: AbortSignal): Promise<string | undefined>;
 }
 
 export function createPointWriter(api: InfluxWriteApi, metrics: SinkMetrics, log: Logger, options: Partial<PointWriterOptions> = {}): PointWriter {
   const o = { ...DEFAULT_POINT_WRITER_OPTIONS, ...options };
 
-  /** One request, retried until it succeeds or is refused for content. */
+  // Set once the store said it has no deletes: later ones are skipped without a request.
+  let toldUnsupported = false;
+
+  /** One write of `lines`, retried. */
   async function attempt(lines: PendingLine[], signal: AbortSignal): Promise<InfluxWriteError | undefined> {
+    return retried(async () => {
+      await api.write(lines.map((l) => l.line));
+      metrics.pointsWritten.inc({ sink: o.name }, lines.length);
+    }, signal);
+  }
+
+  /** One request, retried until it succeeds or is refused for content (or, with `unsupported`, throws what it matches). */
+  async function retried(request: () => Promise<void>, signal: AbortSignal, unsupported?: (e: unknown) => boolean): Promise<InfluxWriteError | undefined> {
     let delay = o.backoffInitialMs;
     for (let n = 1; ; n++) {
       const end = metrics.writeSeconds.startTimer({ sink: o.name });
       try {
-        await api.write(lines.map((l) => l.line));
+        await request();
         end();
-        metrics.pointsWritten.inc({ sink: o.name }, lines.length);
         return undefined;
       } catch (e) {
         end();
+        if (unsupported?.(e)) throw e;
         if (isContentRejection(e)) {
           metrics.writeErrors.inc({ sink: o.name, kind: "rejected" });
           return e as InfluxWriteError;
@@ -81,6 +103,24 @@ export function createPointWriter(api: InfluxWriteApi, metrics: SinkMetrics, log
   }
 
   return {
+    async remove({ deletion }, signal) {
+      if (toldUnsupported) {
+        metrics.deletes.inc({ sink: o.name, outcome: "unsupported" });
+        return undefined;
+      }
+      try {
+        const err = await retried(() => api.deletePoints(deletion), signal, isUnsupportedDelete);
+        if (err) return err.body || err.message;
+        metrics.deletes.inc({ sink: o.name, outcome: "deleted" });
+        return undefined;
+      } catch (e) {
+        if (!isUnsupportedDelete(e)) throw e;
+        toldUnsupported = true;
+        metrics.deletes.inc({ sink: o.name, outcome: "unsupported" });
+        log.warn("the store has no delete API: points of session windows that a merge superseded stay in it (RESULTS has the truth)", { sink: o.name, api: api.kind, error: (e as Error).message });
+        return undefined;
+      }
+    },
     async write(lines, signal) {
       const rejected: Rejected[] = [];
       for (let i = 0; i < lines.length; i += o.maxLinesPerRequest) await bisect(lines.slice(i, i + o.maxLinesPerRequest), signal, rejected);

@@ -9,12 +9,15 @@
  *
  * Raw metric values are always floats: a metric that is sometimes `true` and sometimes `1` (or
  * `3` and `3.5`) then never causes a field type conflict. Other event types make no points.
- * A later revision of a window has the same measurement, tags and time, so it overwrites.
+ * A later revision of a window has the same measurement, tags and time, so it overwrites. A session
+ * window that a merge superseded comes again with no metrics: its earlier points are deleted
+ * ({@link supersededWindow}).
  */
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { readEvent, type CloudEvent } from "../../core/envelope.ts";
 import type { LocationEnrichedData, SensorReadingData, WindowAggregateData } from "../../core/results.ts";
 import { PointMappingError } from "./errors.ts";
+import type { PointDeletion } from "./influx_write_api.ts";
 import type { InfluxPoint } from "./line_protocol.ts";
 
 const AGG_FIELDS = ["count", "sum", "min", "max", "mean", "first", "last", "stddev"] as const;
@@ -62,6 +65,15 @@ export function eventToPoints(ev: CloudEvent, raw = true): InfluxPoint[] {
     default:
       return [];
   }
+}
+
+/** The points a superseded session window (a window result without metrics) leaves behind, to delete. */
+export function supersededWindow(ev: CloudEvent): PointDeletion | undefined {
+  if (ev.type !== "WindowAggregateComputed") return undefined;
+  const d = ev.data as WindowAggregateData;
+  if (!d || typeof d.metrics !== "object" || d.metrics === null || typeof d.window !== "string") return undefined;
+  for (const _ in d.metrics) return undefined;
+  return { measurement: "sensor_window", tags: { device: d.device ?? ev.subject, window: d.window }, time: num(d.start, "data.start") };
 }
 
 /** Decodes a stored message for {@link eventToPoints}; throws `PointMappingError` when it is not a CloudEvent. */
