@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- processor [--devices 1000] [--readings 600] [--rounds 2] [--max-ack-pending N]`:
+ * `npm run bench -- processor [--devices 1000] [--readings 600] [--rounds 2] [--max-ack-pending N] [--gap-rate 0]`:
  * windowed-aggregation throughput from a pre-filled TELEMETRY stream, beside the plain durable
  * consume + ack rate of the same partitions in the same run (alternating, round by round), and peak
  * RSS. Prints figures; asserts nothing.
@@ -93,7 +93,7 @@ async function resetProcessor(cfg: Config, nc: Awaited<ReturnType<typeof connect
 }
 
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { devices: { type: "string" }, readings: { type: "string" }, rounds: { type: "string" }, "max-ack-pending": { type: "string" } }, strict: false });
+  const { values } = parseArgs({ args, options: { devices: { type: "string" }, readings: { type: "string" }, rounds: { type: "string" }, "max-ack-pending": { type: "string" }, "gap-rate": { type: "string" } }, strict: false });
   const devices = Number(values.devices ?? 1000);
   const readings = Number(values.readings ?? 600);
   const rounds = Number(values.rounds ?? 2);
@@ -115,7 +115,7 @@ export async function run(args: string[]): Promise<void> {
     });
     const nc = await connectNats(cfg.nats, silentLogger, "bench");
     await ensureStreams(nc, cfg);
-    let fleet: ReturnType<typeof buildFleet> | undefined = buildFleet({ devices, readings, dupRate: 0.01, lateRate: 0.001, correctionRate: 0.005, gapRate: 0 });
+    let fleet: ReturnType<typeof buildFleet> | undefined = buildFleet({ devices, readings, dupRate: 0.01, lateRate: 0.001, correctionRate: 0.005, gapRate: Number(values["gap-rate"] ?? 0) });
     const tp = performance.now();
     await publishFleet(nc, cfg, fleet);
     const total = fleet.length;
@@ -123,7 +123,7 @@ export async function run(args: string[]): Promise<void> {
     (globalThis as { gc?: () => void }).gc?.();
     process.stdout.write(`processor bench (shared 2-core machine: figures drift with other load)\n`);
     process.stdout.write(`  pre-filled TELEMETRY: ${total} readings, ${devices} devices, 8 partitions (${Math.round(total / ((performance.now() - tp) / 1000))} msgs/s publish)\n`);
-    process.stdout.write(`  windows: tumbling_1m, hopping_5m_1m, session_30s; 1-2 metrics per reading\n`);
+    process.stdout.write(`  windows: tumbling_1m, hopping_5m_1m, session_30s; 1-2 metrics per reading; gap rate ${values["gap-rate"] ?? 0}\n`);
 
     // Alternate plain and processor runs: on a shared machine the load drifts between runs.
     const ratios: number[] = [];
