@@ -16,7 +16,7 @@ import { startMosquitto, startNatsServer, startVictoriaMetrics } from "../testin
 import { startFleetstream, type FleetstreamProcess } from "./e2e_fleetstream.ts";
 import { runLoad } from "./e2e_load.ts";
 import { startPassthrough } from "./e2e_passthrough.ts";
-import { histogramDelta, histogramQuantile, procSample, scrapeHistogram, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
+import { histogramDelta, histogramQuantile, machineBusyPct, machineCpu, procSample, scrapeHistogram, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
 
 const LATENCY = "fleetstream_sink_event_latency_seconds";
 /** A step kept up when everything it published was stored within this long after its last PUBACK. */
@@ -46,6 +46,8 @@ interface Step {
   cpuPct: number;
   /** fleetstream CPU time per reading of the step (load-independent-ish: the machine is shared). */
   cpuUsPerMsg: number;
+  /** Every core of the machine (broker, nats-server, store, generator, fleetstream), % busy over the step and drain. */
+  boxPct: number;
   status: string;
 }
 
@@ -119,6 +121,7 @@ async function runStep(
 ): Promise<Step> {
   const h0 = await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" });
   const cpu0 = procSample(fs.pid)?.cpuSeconds ?? 0;
+  const box0 = machineCpu();
   const t0 = Date.now();
   const rss = rssSampler(fs.pid);
   const load = await runLoad({ mqttUrl, rate: target, durationMs: stepMs, devices, prefix: "e2e-", seed: 7, seqStart: seq.next });
@@ -142,6 +145,7 @@ async function runStep(
   const peakRss = rss.stop();
   const cpuSec = (procSample(fs.pid)?.cpuSeconds ?? cpu0) - cpu0;
   const cpuPct = (cpuSec / ((Date.now() - t0) / 1000)) * 100;
+  const boxPct = machineBusyPct(box0, machineCpu());
   const lat = histogramDelta(h0, await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" }));
   const achieved = load.acked / (load.elapsedMs / 1000);
   const missing = Math.max(0, total - Math.min(telemetry, stored));
@@ -165,6 +169,7 @@ async function runStep(
     heapMb: heap / MB,
     cpuPct,
     cpuUsPerMsg: (cpuSec / Math.max(1, load.acked)) * 1e6,
+    boxPct,
     status,
   };
 }
@@ -176,10 +181,10 @@ function printReport(steps: Step[], pass: PassResult | undefined, idleRssMb: num
   w(`end-to-end benchmark: ${devices} simulated sensors -> Mosquitto (QoS 1, MQTT 5) -> fleetstream start (broker intake, processors, sink) -> JetStream + VictoriaMetrics`);
   w(`steps of ${stepMs / 1000} s; "ok" = every reading the broker acknowledged is in TELEMETRY and in VictoriaMetrics within ${KEEP_UP_MS / 1000} s of the last PUBACK`);
   w("");
-  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)}  status`);
+  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)} ${"box %".padStart(5)}  status`);
   for (const s of steps) {
     w(
-      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)}  ${s.status}`,
+      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)} ${f(s.boxPct).padStart(5)}  ${s.status}`,
     );
   }
   const ok = steps.filter((s) => s.status === "ok" || s.status === "generator/broker limit");
@@ -206,7 +211,9 @@ function printReport(steps: Step[], pass: PassResult | undefined, idleRssMb: num
   w(`${LATENCY} histogram (difference of /metrics scrapes around each step; interpolated inside buckets`);
   w("0.01/0.025/0.05/0.1/0.25/0.5/0.75/1/1.5/2/3/5/10/30/60 s, so only bucket-resolution). Includes the sink's batching (fetch");
   w("of up to influx.batchSize (1000) readings or 1 s). RSS and CPU: /proc of the fleetstream process (peak VmRSS sampled every 250 ms; CPU % of one core,");
-  w("CPU us/msg: the process's CPU time over the step and its drain divided by the readings). The machine may be shared: figures are under its load.");
+  w("CPU us/msg: the process's CPU time over the step and its drain divided by the readings). box %: every core of the machine busy over the");
+  w("step and its drain (broker, nats-server, store, generator and fleetstream together; near 100 the machine, not fleetstream, is the limit).");
+  w("The machine may be shared: figures are under its load.");
   w("The ratio compares a stepped, loss-checked rate with the passthrough's flat-out rate: step granularity understates fleetstream.");
 }
 

@@ -32,6 +32,25 @@ export function procSample(pid: number): ProcSample | undefined {
   }
 }
 
+/** The machine's CPU time so far (all cores, from `/proc/stat`): busy and total jiffies. */
+export interface MachineCpu {
+  busy: number;
+  total: number;
+}
+
+export function machineCpu(): MachineCpu {
+  const [, ...fields] = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user and nice).
+  const n = fields.slice(0, 8).map(Number);
+  const total = n.reduce((a, b) => a + b, 0);
+  return { busy: total - n[3]! - n[4]!, total };
+}
+
+/** Share of all cores busy between two readings, in % (100 = every core busy). */
+export function machineBusyPct(a: MachineCpu, b: MachineCpu): number {
+  return b.total > a.total ? ((b.busy - a.busy) / (b.total - a.total)) * 100 : NaN;
+}
+
 /** A cumulative histogram as scraped: `le` upper bounds (ascending, last is +Inf) and their counts. */
 export interface HistogramSnapshot {
   bounds: number[];
