@@ -8,7 +8,8 @@
  * chain finishes, and that chain is what writes the PUBACK (`client._sendPacket({cmd: "puback"}, done)`).
  * So `handleMessage` starts the work and calls back at once, while `_sendPacket` is wrapped: the PUBACK
  * of a message in flight is parked in an `OrderedAcks` queue and `done` is called immediately, so the
- * parser moves on. PUBACKs leave in arrival order as their messages are stored. When
+ * parser moves on. PUBACKs leave in arrival order as their messages are stored, those of one tick
+ * as one write (`puback_batch.ts`). When
  * `maxInFlight` messages are outstanding, the callback is delayed: mqtt.js stops reading the socket
  * and TCP pushes back on the broker. Works the same on MQTT 3.1.1 and 5 (both go through
  * `handleMessage`; `customHandleAcks` would only cover 5).
@@ -21,6 +22,7 @@ import type { Logger } from "../core/logger.ts";
 import { IntakeError } from "./errors.ts";
 import type { Intake, MessageHandler } from "./intake.ts";
 import { OrderedAcks, type AckSlot } from "./ordered_acks.ts";
+import { createPubackBatch, isPlainPuback, type PubackLike } from "./puback_batch.ts";
 
 export interface BrokerIntakeOptions {
   url: string;
@@ -73,11 +75,7 @@ export function brokerIntakeOptions(cfg: Config): BrokerIntakeOptions {
   };
 }
 
-interface PacketLike {
-  cmd: string;
-  messageId?: number;
-}
-type SendPacket = (packet: PacketLike, cb?: (err?: Error) => void, cbStorePut?: unknown, noStore?: boolean) => void;
+type SendPacket = (packet: PubackLike, cb?: (err?: Error) => void, cbStorePut?: unknown, noStore?: boolean) => void;
 
 export interface BrokerIntakeDeps {
   handle: MessageHandler;
@@ -140,15 +138,24 @@ export function createBrokerIntake(deps: BrokerIntakeDeps, options: Partial<Brok
     const target = c as unknown as { _sendPacket: SendPacket };
     const original = target._sendPacket.bind(c);
     let gen = 0;
+    const pubacks = createPubackBatch((bytes) => {
+      if (c.connected) c.stream.write(bytes);
+    });
     c.on("close", () => {
       gen++;
+      pubacks.discard();
       acks.abandon();
     });
     target._sendPacket = (packet, cb, cbStorePut, noStore) => {
       if (packet.cmd !== "puback" || current === undefined) return original(packet, cb, cbStorePut, noStore);
       const myGen = gen;
       acks.attach(current, () => {
-        if (myGen === gen && c.connected) original(packet);
+        if (myGen !== gen || !c.connected) return;
+        if (isPlainPuback(packet)) pubacks.add(packet.messageId);
+        else {
+          pubacks.flush();
+          original(packet);
+        }
       });
       cb?.();
     };
