@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eventId, fromMessage, toHeaders, toStructured, type CloudEvent } from "./envelope.ts";
+import { eventId, fromMessage, rfc3339, toHeaders, toStructured, type CloudEvent } from "./envelope.ts";
 import { createLogger } from "./logger.ts";
 
 describe("envelope", () => {
@@ -52,5 +52,12 @@ describe("logger", () => {
     const rec = JSON.parse(lines[0]!);
     expect(rec).toMatchObject({ level: "info", msg: "connected", component: "t", url: "nats://u:***@h:4222", password: "[redacted]" });
     expect(lines[0]).not.toMatch(/pw@|"x"|"y"/);
+  });
+
+  it("formats times as RFC 3339 with milliseconds, whatever order they repeat in", () => {
+    const t = Date.UTC(2026, 10, 30, 23, 59, 59, 999);
+    const seq = [t, t + 1, t, t + 1, t + 2, t, t + 2, t + 2, t - 86_400_000, t];
+    expect(seq.map(rfc3339)).toEqual(seq.map((ms) => new Date(ms).toISOString()));
+    expect(rfc3339(t)).toBe("2026-11-30T23:59:59.999Z");
   });
 });

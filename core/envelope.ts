@@ -59,15 +59,17 @@ export const MAX_IDEMPOTENCY_KEY = ID_MAX;
 
 /** RFC 3339 with milliseconds, UTC. */
 export function rfc3339(ms: number): string {
-  // At thousands of events per second many share a millisecond (ingest times above all).
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
-  }
-  return lastIso;
+  // At thousands of events per second many share a millisecond. Two slots, because the gateway
+  // alternates between a reading's event time and its receive time.
+  if (ms === slotMs[0]) return slotIso[0]!;
+  if (ms === slotMs[1]) return slotIso[1]!;
+  const i = (nextSlot ^= 1);
+  slotMs[i] = ms;
+  return (slotIso[i] = new Date(ms).toISOString());
 }
-let lastMs = NaN;
-let lastIso = "";
+const slotMs = [NaN, NaN];
+const slotIso = ["", ""];
+let nextSlot = 0;
 
 /** Encodes an event as NATS headers (binary mode); the body is `JSON.stringify(ev.data)`. */
 export function toHeaders(ev: CloudEvent): MsgHdrs {
