@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   gateway: () => import("./gateway.ts"),
   processor: () => import("./processor.ts"),
   matcher: () => import("./matcher.ts"),
+  normalize: () => import("./normalize.ts"),
   e2e: () => import("./e2e.ts"),
 };
 

@@ -54,10 +54,14 @@ describe("logger", () => {
     expect(lines[0]).not.toMatch(/pw@|"x"|"y"/);
   });
 
-  it("formats times as RFC 3339 with milliseconds, whatever order they repeat in", () => {
+  it("formats times exactly as Date#toISOString, whatever order they repeat in", () => {
     const t = Date.UTC(2026, 10, 30, 23, 59, 59, 999);
-    const seq = [t, t + 1, t, t + 1, t + 2, t, t + 2, t + 2, t - 86_400_000, t];
-    expect(seq.map(rfc3339)).toEqual(seq.map((ms) => new Date(ms).toISOString()));
+    const seq = [t, t + 1, t, t + 1, t + 2, t, t + 2, t + 2, t - 86_400_000, t, t - 59_999, t + 60_000];
+    for (let i = 0; i < 2000; i++) seq.push(t + Math.round((Math.sin(i) * 1e6) / (i % 7 === 0 ? 1 : 1000)));
+    // Edges: before 1970, the first and last 4-digit years, beyond them, fractions.
+    seq.push(-1, -60_000, -61_001, 0, 59_999, -62_167_219_200_000, 253_402_300_799_999, -62_167_219_200_001, 253_402_300_800_000, 1.5, -1.5, t + 0.25);
+    expect(seq.map((ms) => rfc3339(ms))).toEqual(seq.map((ms) => new Date(ms).toISOString()));
     expect(rfc3339(t)).toBe("2026-11-30T23:59:59.999Z");
+    expect(() => rfc3339(NaN)).toThrow(RangeError);
   });
 });

@@ -41,11 +41,22 @@ export function createRouter(routes: readonly Route[]): Router {
  * @throws RejectError `invalid_device_id` when it is not `^[A-Za-z0-9_-]{1,64}$`
  */
 export function deviceIdOf(route: Route, topic: string): string {
-  const levels = topic.split("/");
   const how = route.device ?? (route.decoder === "owntracks" ? "owntracks" : 2);
-  const id = how === "owntracks" ? `${levels[1] ?? ""}-${levels[2] ?? ""}` : (levels[how - 1] ?? "");
+  const id = how === "owntracks" ? `${topicLevel(topic, 2)}-${topicLevel(topic, 3)}` : topicLevel(topic, how);
   if (!DEVICE_ID_RE.test(id)) {
     throw new RejectError("invalid_device_id", `device id "${id.slice(0, 80)}" from topic "${topic.slice(0, 200)}" must match ${DEVICE_ID_RE.source}`);
   }
   return id;
+}
+
+/** Level `n` (1-based) of a topic, or "" when it has fewer levels; no array of all levels. */
+function topicLevel(topic: string, n: number): string {
+  let start = 0;
+  for (let i = 1; i < n; i++) {
+    const slash = topic.indexOf("/", start);
+    if (slash < 0) return "";
+    start = slash + 1;
+  }
+  const end = topic.indexOf("/", start);
+  return topic.slice(start, end < 0 ? topic.length : end);
 }

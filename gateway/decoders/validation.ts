@@ -17,14 +17,18 @@ export type ValidationLimits = Pick<Config["limits"], "maxPast" | "maxFuture" | 
 
 /** Escapes one JSON pointer token (RFC 6901). */
 export function pointerToken(t: string | number): string {
-  const s = String(t);
+  if (typeof t === "number") return String(t);
+  const s = t;
   // Hot path: nearly every token is a plain name.
   return s.includes("~") || s.includes("/") ? s.replace(/~/g, "~0").replace(/\//g, "~1") : s;
 }
 
 /** Joins a base pointer and tokens: `ptr("/2", "metrics", "t")` -> `/2/metrics/t`. */
 export function ptr(base: string, ...tokens: Array<string | number>): string {
-  return base + tokens.map((t) => "/" + pointerToken(t)).join("");
+  // Built for every field of every reading and read only on a reject: plain concatenation, no arrays.
+  let s = base;
+  for (let i = 0; i < tokens.length; i++) s += "/" + pointerToken(tokens[i]!);
+  return s;
 }
 
 /** Throws a `schema_violation` at the pointer. */
