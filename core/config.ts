@@ -145,8 +145,12 @@ export const configSchema = z.object({
     .prefault({}),
   gateway: z
     .object({
-      /** Publishes awaiting their JetStream ack, at most. */
-      maxInFlight: z.number().int().min(1).default(2000),
+      /**
+       * Device messages awaiting their JetStream ack, at most; beyond it the gateway stops reading.
+       * 500 covers 50 ms of ack latency at 10k msgs/s; more only holds more memory when behind
+       * (measured at 10k/s: peak RSS 106-108 MB with 2000, 99 with 500, same gateway throughput).
+       */
+      maxInFlight: z.number().int().min(1).default(500),
       publishTimeout: duration.default(10_000),
     })
     .prefault({}),
