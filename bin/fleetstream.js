@@ -99,7 +99,17 @@ async function loadMain() {
 // above and deploy/Dockerfile pass it, with MALLOC_ARENA_MAX=1 (one glibc malloc arena instead of
 // one per thread: 5-10 MB less at the same load). FLEETSTREAM_V8_FLAGS replaces the runtime flags
 // ("" = V8's own growth).
-for (const flag of (process.env.FLEETSTREAM_V8_FLAGS ?? "--heap-growing-percent=30").split(/\s+/)) if (flag) v8.setFlagsFromString(flag);
+// Flags that shape the heap or its GC threads are read once at startup; set later, some crash V8
+// (`--single-threaded-gc`: "Check failed: concurrent_marking_handle_"). Those go to node itself.
+const STARTUP_ONLY = /^--(no-)?(single-threaded|concurrent-|parallel-|max-semi-space|min-semi-space|semi-space|max-old-space|max-heap|initial-heap|initial-old-space)/;
+for (const flag of (process.env.FLEETSTREAM_V8_FLAGS ?? "--heap-growing-percent=30").split(/\s+/)) {
+  if (!flag) continue;
+  if (STARTUP_ONLY.test(flag)) {
+    process.stderr.write(`fleetstream: FLEETSTREAM_V8_FLAGS: ${flag} can only be set when node starts; give it to node instead: node ${flag} ${process.argv[1] ?? "bin/fleetstream.js"} ...\n`);
+    process.exit(78);
+  }
+  v8.setFlagsFromString(flag);
+}
 const main = await loadMain();
 main(process.argv.slice(2)).then(
   (code) => {

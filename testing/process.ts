@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PROJECT_ROOT } from "../core/project_root.ts";
 
 /** A free TCP port on 127.0.0.1 (asks the kernel for one, then releases it). */
 export async function freePort(): Promise<number> {
@@ -107,4 +108,17 @@ export function spawnManaged(cmd: string, args: string[], opts: { cwd?: string; 
 /** Removes a temp directory, ignoring errors. */
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Output and exit code of one run of `bin/fleetstream.js` (as `node bin/fleetstream.js ...args`). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin/fleetstream.js"), ...args], { env: { ...process.env, FLEETSTREAM_CONFIG: "", ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
 }

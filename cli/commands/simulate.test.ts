@@ -1,26 +1,11 @@
 // Proves `fleetstream simulate` runs end to end against a real Mosquitto (MQTT_URL or --url), prints its summary as JSON and rejects bad options with a clear message.
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { connectAsync } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMosquitto, type MosquittoHandle } from "../../testing/mod.ts";
+import { runCli, startMosquitto, type MosquittoHandle } from "../../testing/mod.ts";
 import { fromConfig } from "../../simulator/options.ts";
 import { planMessages } from "../../simulator/plan.ts";
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), "../../bin/fleetstream.js");
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, MQTT_URL: "", FLEETSTREAM_CONFIG: "", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { MQTT_URL: "", ...env });
 
 describe("fleetstream simulate", () => {
   let mq: MosquittoHandle;
