@@ -1,8 +1,8 @@
 // Proves the fast header codec is wire-compatible with nats.js: headers it encodes decode the same in
 // nats.js, and its reader agrees with nats.js's decoder on real messages (fast path and fallback).
-import { connect, headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNatsServer, type NatsServerHandle } from "../testing/mod.ts";
+import { headers as natsHeaders, type Msg } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
+import { natsForSuite } from "../testing/nats_suite.ts";
 import { eventId, readEvent, toHeaders } from "./envelope.ts";
 import { EventHeaders, headersToRecord, parseHeaderBlock, readHeaders } from "./fast_headers.ts";
 
@@ -25,20 +25,11 @@ describe("EventHeaders", () => {
 });
 
 describe("over a real nats-server", () => {
-  let ns: NatsServerHandle;
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    ns = await startNatsServer();
-    nc = await connect({ servers: ns.url });
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await ns?.cleanup();
-  });
+  const nats = natsForSuite();
 
   async function roundTrip(h: ReturnType<typeof natsHeaders> | EventHeaders, body: string): Promise<Msg> {
-    const sub = nc.subscribe("fh.test", { max: 1 });
-    nc.publish("fh.test", body, { headers: h });
+    const sub = nats.nc.subscribe("fh.test", { max: 1 });
+    nats.nc.publish("fh.test", body, { headers: h });
     for await (const m of sub) return m;
     throw new Error("no message");
   }
@@ -64,8 +55,8 @@ describe("over a real nats-server", () => {
     h.append("multi", "b");
     const m = await roundTrip(h, "{}");
     expect(readHeaders(m)).toEqual({ "ce-id": "x:1", multi: "a" });
-    const sub = nc.subscribe("fh.none", { max: 1 });
-    nc.publish("fh.none", "{}");
+    const sub = nats.nc.subscribe("fh.none", { max: 1 });
+    nats.nc.publish("fh.none", "{}");
     for await (const plain of sub) expect(readHeaders(plain)).toBeUndefined();
   });
 });

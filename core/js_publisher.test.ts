@@ -1,40 +1,31 @@
 // Proves the pipelined publisher stores every message once, dedupes by Nats-Msg-Id, bounds in-flight
 // publishes, and with publishDurably rides out a nats-server restart.
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNatsServer, type NatsServerHandle } from "../testing/mod.ts";
+import { headers } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
+import { natsForSuite } from "../testing/nats_suite.ts";
 import { loadConfig, streamNames } from "./config.ts";
 import { createJsPublisher } from "./js_publisher.ts";
 import { ensureStreams, listStreams } from "./streams.ts";
 
 describe("JetStream publisher and streams", () => {
-  let ns: NatsServerHandle;
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    ns = await startNatsServer();
-    nc = await connect({ servers: ns.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await ns?.cleanup();
-  });
+  const nats = natsForSuite({ maxReconnectAttempts: -1, reconnectTimeWait: 100 });
 
   it("provisions the streams idempotently", async () => {
     const cfg = loadConfig({ env: {}, overrides: { streams: { prefix: "P1_" } } });
-    expect((await ensureStreams(nc, cfg)).map((r) => r.action)).toEqual(["created", "created", "created", "created", "created"]);
-    expect((await ensureStreams(nc, cfg)).map((r) => r.action)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged", "unchanged"]);
+    expect((await ensureStreams(nats.nc, cfg)).map((r) => r.action)).toEqual(["created", "created", "created", "created", "created"]);
+    expect((await ensureStreams(nats.nc, cfg)).map((r) => r.action)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged", "unchanged"]);
     const changed = loadConfig({ env: {}, overrides: { streams: { prefix: "P1_", maxAge: "1d" } } });
-    expect((await ensureStreams(nc, changed))[0]!.action).toBe("updated");
-    const rows = await listStreams(nc, cfg);
+    expect((await ensureStreams(nats.nc, changed))[0]!.action).toBe("updated");
+    const rows = await listStreams(nats.nc, cfg);
     expect(rows.map((r) => r.name)).toEqual(["P1_TELEMETRY", "P1_LOCATION", "P1_RESULTS", "P1_DLQ", "P1_MQTT_RAW"]);
     expect(rows.find((r) => r.name === "P1_MQTT_RAW")!.subjects).toContain("devices.*.telemetry");
   });
 
   it("stores each message once, dedupes re-sent ids and bounds in-flight publishes", async () => {
     const cfg = loadConfig({ env: { MQTT_URL: "mqtt://x" }, overrides: { streams: { prefix: "P2_", subjectRoot: "p2" } } });
-    await ensureStreams(nc, cfg);
-    const pub = createJsPublisher(nc, { maxInFlight: 64 });
+    await ensureStreams(nats.nc, cfg);
+    const pub = createJsPublisher(nats.nc, { maxInFlight: 64 });
     let peak = 0;
     const all: Promise<unknown>[] = [];
     for (let i = 0; i < 5000; i++) {
@@ -46,17 +37,17 @@ describe("JetStream publisher and streams", () => {
     const acks = (await Promise.all(all)) as Array<{ duplicate: boolean }>;
     expect(peak).toBeLessThanOrEqual(64);
     expect(acks.filter((a) => a.duplicate)).toHaveLength(1000);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     expect((await jsm.streams.info(streamNames(cfg).telemetry)).state.messages).toBe(4000);
     await pub.close();
   });
 
   it("fails fast when no stream captures the subject, and retries durably across a restart", async () => {
-    const pub = createJsPublisher(nc, { timeoutMs: 1500 });
+    const pub = createJsPublisher(nats.nc, { timeoutMs: 1500 });
     await expect(pub.publish("nostream.here", "x")).rejects.toThrow(/503|no ack/);
     const cfg = loadConfig({ env: { MQTT_URL: "mqtt://x" }, overrides: { streams: { prefix: "P3_", subjectRoot: "p3" } } });
-    await ensureStreams(nc, cfg);
-    await ns.stop();
+    await ensureStreams(nats.nc, cfg);
+    await nats.ns.stop();
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < 50; i++) {
       const h = headers();
@@ -64,9 +55,9 @@ describe("JetStream publisher and streams", () => {
       pending.push(pub.publishDurably(`p3.telemetry.1.r`, `{"i":${i}}`, h));
     }
     await new Promise((r) => setTimeout(r, 1500));
-    await ns.start();
+    await nats.ns.start();
     await Promise.all(pending);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     expect((await jsm.streams.info("P3_TELEMETRY")).state.messages).toBe(50);
     await pub.close();
   });

@@ -3,15 +3,13 @@ import { writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { run as dlqCommand } from "../../cli/commands/dlq.ts";
 import type { RuleConfig } from "../../core/config.ts";
 import { silentLogger } from "../../core/logger.ts";
 import { createRegistry } from "../../core/metrics.ts";
 import { ensureStreams } from "../../core/streams.ts";
-import { startNatsServer, type NatsServerHandle } from "../../testing/nats_server.ts";
+import { natsForSuite } from "../../testing/nats_suite.ts";
 import { freePort, tempDir, removeDir } from "../../testing/process.ts";
 import { listDlq } from "../ops/dlq_store.ts";
 import { publishEvents, testConfig, waitFor, windowEvent } from "../ops/test_events.ts";
@@ -44,17 +42,12 @@ function hook(port: number) {
   };
 }
 
-let ns: NatsServerHandle;
-let nc: NatsConnection;
+const nats = natsForSuite();
 let dir: string;
 beforeAll(async () => {
-  ns = await startNatsServer();
-  nc = await connect({ servers: ns.url });
   dir = tempDir("fanout-test");
 });
 afterAll(async () => {
-  await nc?.close();
-  await ns?.cleanup();
   removeDir(dir);
 });
 
@@ -74,15 +67,15 @@ it("keeps other rules delivering while a webhook is down, catches up, dead-lette
     { name: "dead_hook", pattern: { subject: [{ prefix: "dev-" }] }, target: { type: "webhook", url: `http://127.0.0.1:${deadPort}/x`, timeout: 500 }, maxAttempts: 3, backoff: { initial: 50, max: 100 } },
   ];
   const configPath = join(dir, "fleetstream.yaml");
-  const overrides = { nats: { url: ns.url }, rules };
+  const overrides = { nats: { url: nats.ns.url }, rules };
   writeFileSync(configPath, JSON.stringify({ ...overrides, intake: "broker", mqtt: { url: "mqtt://127.0.0.1:1" } }));
   const cfg = testConfig(overrides);
-  await ensureStreams(nc, cfg);
-  const jsm = await jetstreamManager(nc);
+  await ensureStreams(nats.nc, cfg);
+  const jsm = await jetstreamManager(nats.nc);
   await jsm.streams.add({ name: "COPIED", subjects: ["copied.>"] });
 
   const registry = createRegistry();
-  const fanout = createFanout({ nc, cfg, log: silentLogger, registry });
+  const fanout = createFanout({ nc: nats.nc, cfg, log: silentLogger, registry });
   await fanout.start();
   try {
     const t0 = Date.UTC(2026, 10, 30, 8, 0, 0);
@@ -90,17 +83,17 @@ it("keeps other rules delivering while a webhook is down, catches up, dead-lette
     const events = Array.from({ length: 30 }, (_, i) => windowEvent(cfg, `dev-${i % 3}`, t0 + i * 60_000, { temperature: [20, i % 3 === 0 ? 22 : 30] }));
     const hot = new Set(events.filter((_, i) => i % 3 !== 0).map((e) => e.event.id));
     const downSince = Date.now();
-    await publishEvents(nc, events);
+    await publishEvents(nats.nc, events);
 
     // The webhook is down, yet the JetStream rule delivers everything.
     await waitFor(async () => (await jsm.streams.info("COPIED")).state.messages === 30, 10_000, "30 copies on the JetStream target");
-    const copy = await (await jetstream(nc).consumers.get("COPIED")).next({ expires: 2000 });
+    const copy = await (await jetstream(nats.nc).consumers.get("COPIED")).next({ expires: 2000 });
     expect(copy?.headers?.get("Nats-Msg-Id")).toBe(events[0]!.event.id);
     expect(copy?.headers?.get("ce-type")).toBe("WindowAggregateComputed");
 
     // The target that stays down fills the DLQ.
-    await waitFor(async () => (await listDlq(nc, cfg, { stage: "fanout", reason: "delivery_failed" })).length === 30, 20_000, "30 DLQ records");
-    const records = await listDlq(nc, cfg, { stage: "fanout", target: "dead_hook" });
+    await waitFor(async () => (await listDlq(nats.nc, cfg, { stage: "fanout", reason: "delivery_failed" })).length === 30, 20_000, "30 DLQ records");
+    const records = await listDlq(nats.nc, cfg, { stage: "fanout", target: "dead_hook" });
     expect(records).toHaveLength(30);
     expect(records[0]!.record).toMatchObject({ stage: "fanout", reason: "delivery_failed", target: "dead_hook", device: "dev-0" });
     expect(records[0]!.record.error).toMatch(/ECONNREFUSED.*after 3 attempts/);
@@ -133,7 +126,7 @@ it("keeps other rules delivering while a webhook is down, catches up, dead-lette
     expect(out.join("")).toMatch(/30 redriven and removed, 0 failed/);
     expect(code).toBe(0);
     expect(dead.ids()).toEqual(new Set(events.map((e) => e.event.id)));
-    expect(await listDlq(nc, cfg, { stage: "fanout" })).toHaveLength(0);
+    expect(await listDlq(nats.nc, cfg, { stage: "fanout" })).toHaveLength(0);
   } finally {
     await fanout.stop();
     await live.down();
@@ -142,17 +135,17 @@ it("keeps other rules delivering while a webhook is down, catches up, dead-lette
 });
 
 it("reloads rules without a restart and refuses an invalid rule set with the offending path", async () => {
-  const cfg = testConfig({ nats: { url: ns.url }, streams: { prefix: "R_", subjectRoot: "r" } });
-  await ensureStreams(nc, cfg);
-  const jsm = await jetstreamManager(nc);
+  const cfg = testConfig({ nats: { url: nats.ns.url }, streams: { prefix: "R_", subjectRoot: "r" } });
+  await ensureStreams(nats.nc, cfg);
+  const jsm = await jetstreamManager(nats.nc);
   await jsm.streams.add({ name: "RELOADED", subjects: ["reloaded.>"] });
-  const fanout = createFanout({ nc, cfg, log: silentLogger, registry: createRegistry() });
+  const fanout = createFanout({ nc: nats.nc, cfg, log: silentLogger, registry: createRegistry() });
   await fanout.start();
   try {
     expect(fanout.rules).toEqual([]);
     const rule: RuleConfig = { name: "late", pattern: { data: { window: ["tumbling_1m"] } }, target: { type: "jetstream", subject: "reloaded.x" }, maxAttempts: 3, backoff: { initial: 100, max: 200 } };
     expect(await fanout.reload([rule])).toEqual({ started: ["late"], restarted: [], removed: [] });
-    await publishEvents(nc, [windowEvent(cfg, "r1", Date.UTC(2026, 10, 30, 7), { t: [1] })]);
+    await publishEvents(nats.nc, [windowEvent(cfg, "r1", Date.UTC(2026, 10, 30, 7), { t: [1] })]);
     await waitFor(async () => (await jsm.streams.info("RELOADED")).state.messages === 1, 10_000, "the new rule to deliver");
     await expect(fanout.reload([{ ...rule, pattern: { data: { temp: [{ numeric: [">", "hot"] }] } } }])).rejects.toThrow(/^rules\[0\]\.pattern\.data\.temp: numeric expects/);
     expect(fanout.rules).toEqual(["late"]);

@@ -1,8 +1,6 @@
 // Proves: `dlq redrive` re-publishes processor records to their original subject with their original headers and gateway records to the raw MQTT capture subject (nats intake), removes what it redrove, and keeps a record it cannot redrive (rule gone) with the reason.
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { connect } from "@nats-io/transport-node";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { loadConfig } from "../../core/config.ts";
 import { publishDlq, toBase64 } from "../../core/dlq.ts";
 import { toHeaders } from "../../core/envelope.ts";
@@ -11,28 +9,19 @@ import { silentLogger } from "../../core/logger.ts";
 import { createRegistry } from "../../core/metrics.ts";
 import { ensureStreams } from "../../core/streams.ts";
 import { subjects } from "../../core/subjects.ts";
-import { startNatsServer, type NatsServerHandle } from "../../testing/nats_server.ts";
+import { natsForSuite } from "../../testing/nats_suite.ts";
 import { listDlq } from "./dlq_store.ts";
 import { redriveDlq } from "./redrive.ts";
 import { readingEvent } from "./test_events.ts";
 
-let ns: NatsServerHandle;
-let nc: NatsConnection;
-beforeAll(async () => {
-  ns = await startNatsServer();
-  nc = await connect({ servers: ns.url });
-});
-afterAll(async () => {
-  await nc?.close();
-  await ns?.cleanup();
-});
+const nats = natsForSuite();
 
 it("redrives processor and gateway records back to where they came from", async () => {
-  const cfg = loadConfig({ env: {}, overrides: { nats: { url: ns.url } } }); // the nats intake: with the raw capture stream
+  const cfg = loadConfig({ env: {}, overrides: { nats: { url: nats.ns.url } } }); // the nats intake: with the raw capture stream
   expect(cfg.intake).toBe("nats");
-  await ensureStreams(nc, cfg);
+  await ensureStreams(nats.nc, cfg);
   const subj = subjects();
-  const pub = createJsPublisher(nc);
+  const pub = createJsPublisher(nats.nc);
   const late = readingEvent(cfg, "p1", Date.UTC(2026, 10, 30, 4), { temperature: 7 }, 3);
   const h = toHeaders(late.event);
   const headers = Object.fromEntries([...h.keys()].map((k) => [k, h.get(k)]));
@@ -41,13 +30,13 @@ it("redrives processor and gateway records back to where they came from", async 
   await publishDlq(pub, subj, { stage: "fanout", reason: "delivery_failed", error: "down", subject: "iot.results.window.x", target: "gone_rule", receivedAt: new Date().toISOString(), original: toBase64("{}") });
   await pub.close();
 
-  const entries = await listDlq(nc, cfg);
+  const entries = await listDlq(nats.nc, cfg);
   expect(entries.map((e) => e.record.stage)).toEqual(["processor", "gateway", "fanout"]);
-  const results = await redriveDlq({ nc, cfg, log: silentLogger, registry: createRegistry() }, entries);
+  const results = await redriveDlq({ nc: nats.nc, cfg, log: silentLogger, registry: createRegistry() }, entries);
   expect(results.map((r) => r.ok)).toEqual([true, true, false]);
   expect(results[2]!.detail).toBe('rule "gone_rule" is not in the config');
 
-  const js = jetstream(nc);
+  const js = jetstream(nats.nc);
   const redriven = await (await js.consumers.get("TELEMETRY")).next({ expires: 2000 });
   expect(redriven?.subject).toBe(late.subject);
   expect(redriven?.headers?.get("ce-id")).toBe("p1:s3");
@@ -56,7 +45,7 @@ it("redrives processor and gateway records back to where they came from", async 
   expect(raw?.subject).toBe("devices.g1.telemetry");
   expect(raw?.string()).toBe('{"metrics":{"t":1}}');
 
-  const left = await listDlq(nc, cfg);
+  const left = await listDlq(nats.nc, cfg);
   expect(left.map((e) => e.record.target)).toEqual(["gone_rule"]);
-  expect((await (await jetstreamManager(nc)).streams.info("DLQ")).state.messages).toBe(1);
+  expect((await (await jetstreamManager(nats.nc)).streams.info("DLQ")).state.messages).toBe(1);
 });

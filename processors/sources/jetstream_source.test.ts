@@ -1,9 +1,8 @@
 // streamSeqOf reads the stream sequence from the ack subject; it must agree with nats.js on what a
 // real server delivers, and on both ack subject shapes.
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNatsServer, type NatsServerHandle } from "../../testing/mod.ts";
+import { describe, expect, it } from "vitest";
+import { natsForSuite } from "../../testing/nats_suite.ts";
 import { streamSeqOf } from "./jetstream_source.ts";
 
 const fake = (reply: string, seq = -1) => ({ reply, seq }) as unknown as JsMsg;
@@ -18,21 +17,12 @@ describe("streamSeqOf", () => {
   });
 
   describe("over a real nats-server", () => {
-    let ns: NatsServerHandle;
-    let nc: NatsConnection;
-    beforeAll(async () => {
-      ns = await startNatsServer();
-      nc = await connect({ servers: ns.url });
-    });
-    afterAll(async () => {
-      await nc?.close();
-      await ns?.cleanup();
-    });
+    const nats = natsForSuite();
 
     it("agrees with nats.js on delivered messages", async () => {
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(nats.nc);
       await jsm.streams.add({ name: "SSEQ", subjects: ["sseq.>"] });
-      const js = jetstream(nc);
+      const js = jetstream(nats.nc);
       for (let i = 0; i < 25; i++) await js.publish(`sseq.${i % 3}`, String(i));
       await jsm.consumers.add("SSEQ", { durable_name: "c", ack_policy: AckPolicy.Explicit, filter_subject: "sseq.1" });
       const iter = await (await js.consumers.get("SSEQ", "c")).fetch({ max_messages: 8, expires: 5000 });
