@@ -1,14 +1,21 @@
 /**
  * Test and benchmark helpers: a deterministic mixed device workload with the events and DLQ records
- * it must produce (computed independently of the gateway), an MQTT QoS 1 sender, and a stream reader.
+ * it must produce (computed independently of the gateway), an MQTT QoS 1 sender, a stream reader, and
+ * a gateway rig for the outage tests.
  */
 import { mulberry32 } from "../core/random.ts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import mqtt, { type MqttClient } from "mqtt";
 import { dlqRecordId, toBase64, type DlqRecord } from "../core/dlq.ts";
 import { eventId } from "../core/envelope.ts";
 import type { DlqReason } from "../core/errors.ts";
+import { streamNames, type Config } from "../core/config.ts";
+import { silentLogger } from "../core/logger.ts";
+import { createRegistry } from "../core/metrics.ts";
+import { connectNats } from "../core/nats.ts";
+import { ensureStreams } from "../core/streams.ts";
+import { createGateway, type Gateway } from "./gateway.ts";
 
 export interface WorkloadMessage {
   topic: string;
@@ -266,4 +273,63 @@ export async function sendThroughOutage(
   const deadline = Date.now() + 30_000;
   while (acked.size < o.total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   return acked;
+}
+
+/** A gateway between one MQTT device and JetStream, for the outage tests; `close()` undoes it all. */
+export interface GatewayRig {
+  /** The test's own connection (it reconnects for as long as a server is down). */
+  nc: NatsConnection;
+  gw: Gateway;
+  dev: MqttClient;
+  close(): Promise<void>;
+}
+
+/** Streams, a started gateway and a device with a persistent session (`clean: false`). */
+export async function startGatewayRig(cfg: Config, device: { url: string; protocolVersion: 4 | 5; clientId: string }): Promise<GatewayRig> {
+  const undo: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const u of undo.splice(0).reverse()) await u();
+  };
+  try {
+    const nc = await connect({ servers: cfg.nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    undo.push(() => nc.close());
+    await ensureStreams(nc, cfg);
+    const gwNc = await connectNats(cfg.nats, silentLogger, "gateway-test");
+    undo.push(() => gwNc.close());
+    const gw = createGateway({ nc: gwNc, cfg, log: silentLogger, registry: createRegistry() });
+    await gw.start();
+    undo.push(() => gw.stop());
+    const dev = await connectMqtt(device.url, { protocolVersion: device.protocolVersion, clientId: device.clientId, clean: false, reconnectPeriod: 250 });
+    undo.push(() => dev.endAsync(true));
+    return { nc, gw, dev, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/**
+ * {@link sendThroughOutage} with an outage of `downMs` (`down()`, then `up()`), noting whether the
+ * gateway said it was not ready halfway through; then waits until TELEMETRY holds as many events as
+ * were acknowledged, lets late writes land (1 s) and returns the ce-ids it holds, in stream order.
+ */
+export async function runThroughOutage(
+  rig: GatewayRig,
+  cfg: Config,
+  load: { total: number; rate: number; devices: number; prefix: string },
+  outage: { down(): Promise<void>; up(): Promise<void>; downMs: number },
+): Promise<{ acked: Set<string>; readyDuringOutage: boolean | undefined; stored: string[] }> {
+  let readyDuringOutage: boolean | undefined;
+  const acked = await sendThroughOutage(rig.dev, load, async () => {
+    await outage.down();
+    await new Promise((r) => setTimeout(r, outage.downMs / 2));
+    readyDuringOutage = rig.gw.ready();
+    await new Promise((r) => setTimeout(r, outage.downMs / 2));
+    await outage.up();
+  });
+  const telemetry = streamNames(cfg).telemetry;
+  await waitForCount(rig.nc, telemetry, acked.size, 40_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  const stored = (await readStream(rig.nc, telemetry)).map((m) => m.headers["ce-id"]!);
+  return { acked, readyDuringOutage, stored };
 }
