@@ -95,7 +95,7 @@ export async function writeMessages(
       const deletion = supersededWindow(ev);
       if (deletion) {
         await flush();
-        const refused = await writer.remove({ deletion, origin: i }, signal);
+        const refused = await writer.remove(deletion, signal);
         if (refused !== undefined) errors.set(i, refused);
         continue;
       }

@@ -67,7 +67,7 @@ describe("createPointWriter", () => {
     expect(api.stored).toEqual([]);
   });
   it("retries a delete through an outage; returns the reason of a refused one; skips deletes for good on a store without them", async () => {
-    const deletion = (time: number) => ({ deletion: { measurement: "sensor_window", tags: { device: "d1", window: "session_30s" }, time }, origin: 0 });
+    const deletion = (time: number) => ({ measurement: "sensor_window", tags: { device: "d1", window: "session_30s" }, time });
     const ok = scripted(2, undefined);
     expect(await createPointWriter(ok, createSinkMetrics(createRegistry()), silentLogger, { backoffInitialMs: 1 }).remove(deletion(5), signal)).toBeUndefined();
     expect(ok.deleted).toEqual([5]);

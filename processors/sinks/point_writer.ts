@@ -20,12 +20,6 @@ export interface PendingLine {
   origin: number;
 }
 
-/** A deletion and the index of the message it came from. */
-export interface PendingDeletion {
-  deletion: PointDeletion;
-  origin: number;
-}
-
 export interface Rejected extends PendingLine {
   /** The server's reason, e.g. `partial write: field type conflict: ...`. */
   error: string;
@@ -46,7 +40,7 @@ export interface PointWriter {
   /** Resolves with the rejected lines once everything else is stored; rejects only when `signal` aborts. */
   write(lines: PendingLine[], signal: AbortSignal): Promise<Rejected[]>;
   /** Resolves with the server's reason when it refused the deletion for its content, else undefined. */
-  remove(d: PendingDeletion, signal: AbortSignal): Promise<string | undefined>;
+  remove(deletion: PointDeletion, signal: AbortSignal): Promise<string | undefined>;
 }
 
 export function createPointWriter(api: InfluxWriteApi, metrics: SinkMetrics, log: Logger, options: Partial<PointWriterOptions> = {}): PointWriter {
@@ -103,23 +97,21 @@ export function createPointWriter(api: InfluxWriteApi, metrics: SinkMetrics, log
   }
 
   return {
-    async remove({ deletion }, signal) {
-      if (toldUnsupported) {
-        metrics.deletes.inc({ sink: o.name, outcome: "unsupported" });
-        return undefined;
+    async remove(deletion, signal) {
+      if (!toldUnsupported) {
+        try {
+          const err = await retried(() => api.deletePoints(deletion), signal, isUnsupportedDelete);
+          if (err) return err.body || err.message;
+          metrics.deletes.inc({ sink: o.name, outcome: "deleted" });
+          return undefined;
+        } catch (e) {
+          if (!isUnsupportedDelete(e)) throw e;
+          toldUnsupported = true;
+          log.warn("the store has no delete API: points of session windows that a merge superseded stay in it (RESULTS has the truth)", { sink: o.name, api: api.kind, error: (e as Error).message });
+        }
       }
-      try {
-        const err = await retried(() => api.deletePoints(deletion), signal, isUnsupportedDelete);
-        if (err) return err.body || err.message;
-        metrics.deletes.inc({ sink: o.name, outcome: "deleted" });
-        return undefined;
-      } catch (e) {
-        if (!isUnsupportedDelete(e)) throw e;
-        toldUnsupported = true;
-        metrics.deletes.inc({ sink: o.name, outcome: "unsupported" });
-        log.warn("the store has no delete API: points of session windows that a merge superseded stay in it (RESULTS has the truth)", { sink: o.name, api: api.kind, error: (e as Error).message });
-        return undefined;
-      }
+      metrics.deletes.inc({ sink: o.name, outcome: "unsupported" });
+      return undefined;
     },
     async write(lines, signal) {
       const rejected: Rejected[] = [];
