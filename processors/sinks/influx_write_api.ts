@@ -64,33 +64,28 @@ export function createInfluxWriteApi(o: InfluxWriteApiOptions): InfluxWriteApi {
 
 function createV2(o: InfluxWriteApiOptions): InfluxWriteApi {
   const influx = new InfluxDB({ url: o.url, token: o.token ?? "", timeout: o.timeoutMs });
-  const path = `/api/v2/write?org=${encodeURIComponent(o.org)}&bucket=${encodeURIComponent(o.bucket)}&precision=ms`;
-  const deletePath = `/api/v2/delete?org=${encodeURIComponent(o.org)}&bucket=${encodeURIComponent(o.bucket)}`;
+  const target = `org=${encodeURIComponent(o.org)}&bucket=${encodeURIComponent(o.bucket)}`;
+
+  /** One POST; an error status becomes an `InfluxWriteError` (with the server's Retry-After). */
+  async function post(what: "write" | "delete", path: string, body: string, contentType: string): Promise<void> {
+    try {
+      await influx.transport.request(path, body, { method: "POST", headers: { "content-type": contentType } });
+    } catch (e) {
+      if (e instanceof HttpError) {
+        const message = serverMessage(e.body ?? e.message);
+        throw new InfluxWriteError(`v2 ${what} failed: ${e.statusCode} ${message}`, e.statusCode, message, e.retryAfter() > 0 ? e.retryAfter() * 1000 : undefined, { cause: e });
+      }
+      throw e;
+    }
+  }
+
   return {
     kind: "v2",
-    async write(lines) {
-      try {
-        await influx.transport.request(path, lines.join("\n"), { method: "POST", headers: { "content-type": "text/plain; charset=utf-8" } });
-      } catch (e) {
-        if (e instanceof HttpError) {
-          const body = serverMessage(e.body ?? e.message);
-          throw new InfluxWriteError(`v2 write failed: ${e.statusCode} ${body}`, e.statusCode, body, e.retryAfter() > 0 ? e.retryAfter() * 1000 : undefined, { cause: e });
-        }
-        throw e;
-      }
-    },
-    async deletePoints(d) {
+    write: (lines) => post("write", `/api/v2/write?${target}&precision=ms`, lines.join("\n"), "text/plain; charset=utf-8"),
+    deletePoints(d) {
       const at = new Date(d.time).toISOString();
       const predicate = [`_measurement=${quoted(d.measurement)}`, ...Object.entries(d.tags).map(([k, v]) => `${k}=${quoted(v)}`)].join(" AND ");
-      try {
-        await influx.transport.request(deletePath, JSON.stringify({ start: at, stop: at, predicate }), { method: "POST", headers: { "content-type": "application/json" } });
-      } catch (e) {
-        if (e instanceof HttpError) {
-          const body = serverMessage(e.body ?? e.message);
-          throw new InfluxWriteError(`v2 delete failed: ${e.statusCode} ${body}`, e.statusCode, body, undefined, { cause: e });
-        }
-        throw e;
-      }
+      return post("delete", `/api/v2/delete?${target}`, JSON.stringify({ start: at, stop: at, predicate }), "application/json");
     },
   };
 }
@@ -132,6 +127,7 @@ function createV1(o: InfluxWriteApiOptions): InfluxWriteApi {
   };
 }
 
+/** The error of an InfluxQL answer (whole request or first failed statement), if any. */
 function statementError(body: string): string | undefined {
   try {
     const j = JSON.parse(body) as { error?: string; results?: Array<{ error?: string }> };
