@@ -3,7 +3,8 @@
 import { headers as natsHeaders, type Msg } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import { natsForSuite } from "../testing/nats_suite.ts";
-import { eventId, readEvent, toHeaders } from "./envelope.ts";
+import fc from "fast-check";
+import { eventId, fromMessage, readEvent, toHeaders } from "./envelope.ts";
 import { EventHeaders, headersToRecord, parseHeaderBlock, readHeaders } from "./fast_headers.ts";
 
 describe("EventHeaders", () => {
@@ -58,5 +59,49 @@ describe("over a real nats-server", () => {
     const sub = nats.nc.subscribe("fh.none", { max: 1 });
     nats.nc.publish("fh.none", "{}");
     for await (const plain of sub) expect(readHeaders(plain)).toBeUndefined();
+  });
+});
+
+describe("readEvent's direct header reader", () => {
+  // A received message as nats.js holds it before anyone decodes its headers: the raw bytes and the
+  // header block's length (the shape `headerBlockText` reads).
+  const received = (pairs: Array<[string, string]>, body: string) => {
+    const block = new EventHeaders(pairs).encode();
+    const data = new TextEncoder().encode(body);
+    const raw = new Uint8Array(block.length + data.length);
+    raw.set(block);
+    raw.set(data, block.length);
+    return { _msg: { hdr: block.length }, _rdata: raw, data: raw.subarray(block.length) };
+  };
+  const viaRecord = (pairs: Array<[string, string]>, body: string) => {
+    const m = received(pairs, body);
+    return fromMessage(parseHeaderBlock(m._rdata, m._msg.hdr), m.data);
+  };
+  const outcome = (f: () => unknown) => {
+    try {
+      return { ok: f() };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  };
+
+  it("reads what fromMessage reads from the header record, for any mix of headers", () => {
+    const names = ["ce-id", "ce-type", "ce-subject", "ce-time", "ce-seq", "ce-source", "ce-ingesttime", "ce-timesource", "ce-specversion", "CE-ID", "Ce-Revision", "ce-revision", "ce-foo", "CE-FOO", "content-type", "Nats-Msg-Id", "cex", "c", "ce-"];
+    const value = fc.string({ unit: fc.constantFrom("a", "1", "ü", " ", ":", "-", "°"), maxLength: 6 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...names), value), { maxLength: 14 }), (pairs) => {
+        const base: Array<[string, string]> = [["ce-id", "d:1"], ["ce-type", "SensorReadingRecorded"], ["ce-subject", "d"], ["ce-time", "2026-12-01T00:00:00.000Z"]];
+        for (const p of [pairs, [...base, ...pairs], [...pairs, ...base]]) {
+          expect(outcome(() => readEvent(received(p, '{"x":1}') as never))).toEqual(outcome(() => viaRecord(p, '{"x":1}')));
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("refuses a message without headers, and one without the required attributes", () => {
+    const bare = { _msg: { hdr: -1 }, _rdata: new Uint8Array(2), data: new TextEncoder().encode("{}") };
+    expect(() => readEvent(bare as never)).toThrow(/no CloudEvents headers/);
+    expect(() => readEvent(received([["ce-id", "d:1"]], "{}") as never)).toThrow(/lacks ce-id, ce-type/);
   });
 });

@@ -110,20 +110,39 @@ export interface HeaderSource {
  * lockfile; when they are not there it falls back to the public `headers` (tested both ways).
  */
 export function readHeaders(m: HeaderSource): Record<string, string> | undefined {
+  const text = headerBlockText(m);
+  if (text !== undefined) return text === "" ? undefined : parseHeaderText(text);
+  return headersToRecord(m.headers);
+}
+
+/**
+ * The header block of a received message as text, straight from its bytes: `""` when it has no
+ * headers, `undefined` when nats.js's internals are not there (or it has decoded them already).
+ */
+export function headerBlockText(m: HeaderSource): string | undefined {
   const inner = ((m as { msg?: unknown }).msg ?? m) as { _msg?: { hdr?: number }; _rdata?: Uint8Array; _headers?: MsgHdrs };
   const hdr = inner._msg?.hdr;
-  if (inner._headers === undefined && typeof hdr === "number" && inner._rdata instanceof Uint8Array) {
-    if (hdr < 0) return undefined;
-    return parseHeaderBlock(inner._rdata, hdr);
-  }
-  return headersToRecord(m.headers);
+  if (inner._headers !== undefined || typeof hdr !== "number" || !(inner._rdata instanceof Uint8Array)) return undefined;
+  return hdr < 0 ? "" : blockText(inner._rdata, hdr);
+}
+
+/** Bytes as UTF-8 text, through a `Buffer` view (no copy). */
+export function utf8(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
+}
+
+function blockText(buf: Uint8Array, len: number): string {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, len);
+  // latin1 decodes ASCII (the usual case) several times faster than utf8.
+  return isAscii(b) ? b.toString("latin1") : b.toString("utf8");
 }
 
 /** Parses `NATS/1.0\r\nK: V\r\n...\r\n\r\n` (the first `len` bytes of `buf`). */
 export function parseHeaderBlock(buf: Uint8Array, len: number): Record<string, string> {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, len);
-  // latin1 decodes ASCII (the usual case) several times faster than utf8.
-  const text = isAscii(b) ? b.toString("latin1") : b.toString("utf8");
+  return parseHeaderText(blockText(buf, len));
+}
+
+function parseHeaderText(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   let i = text.indexOf("\r\n");
   while (i >= 0) {
