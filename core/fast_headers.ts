@@ -9,8 +9,6 @@
 import { isAscii } from "node:buffer";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 
-const encoder = new TextEncoder();
-
 /**
  * Headers built once and encoded once; nats.js `publish` only calls `encode()`. Implements the
  * read side of `MsgHdrs` too, so code that inspects headers (checkpoints, DLQ records) still works.
@@ -75,7 +73,8 @@ export class EventHeaders implements MsgHdrs {
     return s + "\r\n";
   }
   encode(): Uint8Array {
-    return (this.bytes ??= encoder.encode(this.toString()));
+    // A slice of Node's Buffer pool: ~5x cheaper than `TextEncoder#encode`'s fresh ArrayBuffer.
+    return (this.bytes ??= Buffer.from(this.toString(), "utf8"));
   }
   [Symbol.iterator](): IterableIterator<[string, string[]]> {
     return this.keys()

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { freePort } from "../testing/mod.ts";
 import { loadConfig } from "./config.ts";
 import { silentLogger } from "./logger.ts";
-import { connectNats, NatsUnreachableError } from "./nats.ts";
+import { TE } from "@nats-io/nats-core/internal";
+import { connectNats, NatsUnreachableError, useFastTextEncoder } from "./nats.ts";
 
 describe("connectNats", () => {
   it("names the URL (without its password) and the fix when nothing listens", async () => {
@@ -12,5 +13,19 @@ describe("connectNats", () => {
     expect(err).toBeInstanceOf(NatsUnreachableError);
     expect((err as Error).message).toMatch(new RegExp(`nats://app:\\*\\*\\*@127.0.0.1:${port}.*set NATS_URL`));
     expect((err as Error).message).not.toMatch(/s3cret/);
+  });
+});
+
+describe("useFastTextEncoder", () => {
+  it("gives nats.js's shared encoder the bytes TextEncoder gives, from Node's Buffer pool", () => {
+    useFastTextEncoder();
+    const plain = new TextEncoder();
+    for (const s of ["HPUB iot.telemetry.3.t1 _INBOX.x.1 412 530\r\n", "", "ce-subject: Küche-°C", "lone \ud800 surrogate", "+ACK"]) {
+      const got = TE.encode(s);
+      expect(got).toBeInstanceOf(Uint8Array);
+      expect([...got]).toEqual([...plain.encode(s)]);
+    }
+    expect([...TE.encode()]).toEqual([]);
+    expect(Buffer.isBuffer(TE.encode("x"))).toBe(true);
   });
 });
