@@ -74,9 +74,12 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
   const gauge = setInterval(() => metrics.inFlight.set(intake?.inFlight ?? 0), 1000);
   gauge.unref();
 
-  const handle = async (topic: string, payload: Uint8Array, receivedAt: number) => {
-    const n = normalizer.normalize(topic, payload, receivedAt);
-    await store!.store(n, receivedAt);
+  const handle = (topic: string, payload: Uint8Array, receivedAt: number): Promise<void> => {
+    try {
+      return store!.store(normalizer.normalize(topic, payload, receivedAt), receivedAt);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   };
   let store: ReturnType<typeof createEventStore> | undefined;
 

@@ -64,13 +64,14 @@ export function createEventStore(deps: EventStoreDeps): EventStore {
   }
 
   return {
-    async store(n, receivedAt) {
+    // Not async: one reading is one storeEvent promise, with no wrapper around it.
+    store(n, receivedAt) {
       for (const r of n.ignored) metrics.ignored.inc({ reason: r });
       if (n.events.length === 1 && n.rejects.length === 0) return storeEvent(n.events[0]!, receivedAt);
       const work: Promise<void>[] = [];
       for (const ev of n.events) work.push(storeEvent(ev, receivedAt));
       for (const rec of n.rejects) work.push(storeReject(rec));
-      await Promise.all(work);
+      return Promise.all(work).then(() => undefined);
     },
   };
 }
