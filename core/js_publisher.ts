@@ -9,6 +9,7 @@
 import type { MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { createInbox } from "@nats-io/transport-node";
 import { PublishError } from "./errors.ts";
+import { utf8 } from "./fast_headers.ts";
 
 export interface PubAck {
   stream: string;
@@ -44,8 +45,6 @@ export interface JsPublisher {
   close(): Promise<void>;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Errors a durable publish gives up on: JetStream understood the message and refused it for good. */
 function isPermanent(err: unknown): boolean {
@@ -81,7 +80,7 @@ export function createJsPublisher(nc: NatsConnection, options: Partial<Publisher
         return;
       }
       try {
-        const r = JSON.parse(decoder.decode(msg.data)) as
+        const r = JSON.parse(utf8(msg.data)) as
           | { stream: string; seq: number; duplicate?: boolean }
           | { error: { code: number; err_code?: number; description: string } };
         if ("error" in r) p.reject(new PublishError(`publish refused: ${r.error.description}`, r.error.code));
@@ -123,7 +122,7 @@ export function createJsPublisher(nc: NatsConnection, options: Partial<Publisher
     return new Promise<PubAck>((resolve, reject) => {
       pending.set(token, { resolve, reject, deadline: Date.now() + opts.timeoutMs });
       try {
-        nc.publish(subject, typeof data === "string" ? encoder.encode(data) : data, { reply: `${prefix}.${token}`, headers });
+        nc.publish(subject, typeof data === "string" ? Buffer.from(data, "utf8") : data, { reply: `${prefix}.${token}`, headers });
       } catch (e) {
         pending.delete(token);
         release();

@@ -11,6 +11,15 @@ describe("partition hash", () => {
     expect(fnv1a32("foobar")).toBe(0xbf9cf968);
   });
 
+  it("hashes the UTF-8 bytes of a non-ASCII key, also when it starts ASCII", () => {
+    const byBytes = (s: string) => {
+      let h = 0x811c9dc5;
+      for (const b of new TextEncoder().encode(s)) h = Math.imul(h ^ b, 0x01000193);
+      return h >>> 0;
+    };
+    for (const k of ["Küche", "ü", "sensor-°C", "truck-7", "日本-1"]) expect(fnv1a32(k)).toBe(byBytes(k));
+  });
+
   it("builds partitioned subjects", () => {
     const s = subjects("iot", 8);
     expect(s.input("telemetry", "t1")).toBe(`iot.telemetry.${partitionOf("t1", 8)}.t1`);

@@ -14,8 +14,19 @@ const encoder = new TextEncoder();
 /** FNV-1a 32-bit hash of a string's UTF-8 bytes, as an unsigned integer. */
 export function fnv1a32(key: string): number {
   let h = FNV_OFFSET;
-  // Device ids are ASCII (CONTRACT section 2); the byte loop keeps non-ASCII keys correct too.
-  const bytes = encoder.encode(key);
+  // Device ids are ASCII (CONTRACT section 2): an ASCII char is its own UTF-8 byte, so no encoding
+  // (once per event). A non-ASCII key starts over on its UTF-8 bytes.
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c > 0x7f) return fnvBytes(encoder.encode(key));
+    h ^= c;
+    h = Math.imul(h, FNV_PRIME);
+  }
+  return h >>> 0;
+}
+
+function fnvBytes(bytes: Uint8Array): number {
+  let h = FNV_OFFSET;
   for (let i = 0; i < bytes.length; i++) {
     h ^= bytes[i]!;
     h = Math.imul(h, FNV_PRIME);

@@ -70,7 +70,9 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
   let pub: JsPublisher | undefined;
   let intake: Intake | undefined;
   let state: "new" | "running" | "stopped" = "new";
-  const onReceive = () => metrics.received.inc({ intake: cfg.intake });
+  // Bound once: prom-client hashes a label object on every call.
+  const received = metrics.received.labels(cfg.intake);
+  const onReceive = () => received.inc();
   const gauge = setInterval(() => metrics.inFlight.set(intake?.inFlight ?? 0), 1000);
   gauge.unref();
 
