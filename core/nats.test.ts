@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { freePort } from "../testing/mod.ts";
 import { loadConfig } from "./config.ts";
 import { silentLogger } from "./logger.ts";
-import { TE } from "@nats-io/nats-core/internal";
+import { DataBuffer, MsgHdrsImpl, TE } from "@nats-io/nats-core/internal";
 import { connectNats, NatsUnreachableError, useFastTextEncoder } from "./nats.ts";
 
 describe("connectNats", () => {
@@ -27,5 +27,15 @@ describe("useFastTextEncoder", () => {
     }
     expect([...TE.encode()]).toEqual([]);
     expect(Buffer.isBuffer(TE.encode("x"))).toBe(true);
+  });
+
+  it("reaches nats.js's own call sites, which look the encoder up per call", () => {
+    useFastTextEncoder();
+    // If a nats.js upgrade kept its own reference to TextEncoder#encode, these would be plain Uint8Arrays.
+    expect(Buffer.isBuffer(DataBuffer.fromAscii("PUB a 1\r\n"))).toBe(true);
+    const h = new MsgHdrsImpl();
+    h.set("ce-id", "d:1");
+    expect(Buffer.isBuffer(h.encode())).toBe(true);
+    expect(Buffer.from(h.encode()).toString()).toBe("NATS/1.0\r\nce-id: d:1\r\n\r\n");
   });
 });
