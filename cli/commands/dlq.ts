@@ -19,6 +19,7 @@ export const usage = `Usage: fleetstream dlq ls|show|redrive [options]
                             fanout     delivered again to its rule's target (rule from the current config)
                             sink       its points written again to InfluxDB
                             processor  the original event re-published to its original subject
+                                       (a late_event stays: the windows it missed are final)
                             gateway    the original payload re-published to its MQTT topic
 Filters (ls, redrive):
   --stage <s>             gateway | processor | sink | fanout

@@ -6,7 +6,7 @@
  * |-------------|----------------------------------------------------------------------------------|
  * | `fanout`    | delivered again to the target of the rule named in `target` (from the current config, with its retry policy) |
  * | `sink`      | its points written again to the configured InfluxDB                              |
- * | `processor` | the original event re-published to its original subject with its original headers |
+ * | `processor` | the original event re-published to its original subject with its original headers; a `late_event` is kept (its windows are final), and so is one JetStream drops as a duplicate |
  * | `gateway`   | the original payload re-published to its MQTT topic: to the raw capture subject (`nats` intake) or to the broker (`broker` intake), so the gateway decodes it again |
  *
  * A re-published original that fails again lands in the DLQ again (a record with the same id is
@@ -56,6 +56,10 @@ function msgOf(e: DlqEntry) {
 }
 
 /** Redrives the entries one by one; resolves with one result per entry. */
+/** Why a processor's `late_event` record stays in the DLQ. */
+export const LATE_EVENT_KEPT =
+  "a late event cannot be applied again: the windows it belonged to were already final (beyond processor.allowedLateness). Its raw reading is stored; raise allowedLateness for later ones";
+
 export async function redriveDlq(deps: RedriveDeps, entries: DlqEntry[], options: Partial<RedriveOptions> = {}): Promise<RedriveResult[]> {
   const o = { ...DEFAULT_REDRIVE_OPTIONS, ...options };
   const { nc, cfg, log } = deps;
@@ -93,12 +97,20 @@ export async function redriveDlq(deps: RedriveDeps, entries: DlqEntry[], options
           }
           case "processor": {
             const m = msgOf(e);
+            if (rec.reason === "late_event") {
+              // Re-publishing it would change nothing: the processor would find its windows closed (or
+              // its seq applied) again, while the record left the DLQ as if it had been handled.
+              r = { seq: e.seq, ok: false, detail: LATE_EVENT_KEPT };
+              break;
+            }
             if (!m.subject) {
               r = { seq: e.seq, ok: false, detail: "record has no original subject" };
               break;
             }
-            await pub.publish(m.subject, m.data, m.headers);
-            r = { seq: e.seq, ok: true, detail: `re-published to ${m.subject}` };
+            const ack = await pub.publish(m.subject, m.data, m.headers);
+            r = ack.duplicate
+              ? { seq: e.seq, ok: false, detail: `not re-published: ${ack.stream} still holds its ce-id in its duplicate window (streams.duplicateWindow); redrive it once that has passed` }
+              : { seq: e.seq, ok: true, detail: `re-published to ${m.subject}` };
             break;
           }
           case "gateway": {
