@@ -45,7 +45,6 @@ export interface JsPublisher {
   close(): Promise<void>;
 }
 
-
 /** Errors a durable publish gives up on: JetStream understood the message and refused it for good. */
 function isPermanent(err: unknown): boolean {
   if (!(err instanceof PublishError) || err.code === undefined) return false;
