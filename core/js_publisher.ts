@@ -121,7 +121,7 @@ export function createJsPublisher(nc: NatsConnection, options: Partial<Publisher
     return new Promise<PubAck>((resolve, reject) => {
       pending.set(token, { resolve, reject, deadline: Date.now() + opts.timeoutMs });
       try {
-        nc.publish(subject, typeof data === "string" ? Buffer.from(data, "utf8") : data, { reply: `${prefix}.${token}`, headers });
+        nc.publish(subject, data, { reply: `${prefix}.${token}`, headers });
       } catch (e) {
         pending.delete(token);
         release();
