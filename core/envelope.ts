@@ -105,6 +105,9 @@ const KNOWN = new Set([
   "ce-specversion", "ce-id", "ce-source", "ce-type", "ce-subject", "ce-time",
   "ce-ingesttime", "ce-seq", "ce-timesource",
 ]);
+/** The known attribute names by length, so a header key is compared only with names it could be. */
+const KNOWN_BY_LENGTH: Array<string[] | undefined> = [];
+for (const k of KNOWN) (KNOWN_BY_LENGTH[k.length] ??= []).push(k);
 
 /**
  * Decodes a received message (nats.js `Msg` or `JsMsg`): the fast path of {@link fromMessage}, which
@@ -177,8 +180,6 @@ function eventFromBlock<T>(text: string, body: Uint8Array): CloudEvent<T> {
   };
 }
 
-const KNOWN_BY_LENGTH: Array<string[] | undefined> = [];
-
 /** Decodes a binary-mode CloudEvent from NATS headers (or a plain header object) and a JSON body. */
 export function fromMessage<T = unknown>(h: MsgHdrs | Record<string, string> | undefined, body: Uint8Array | string): CloudEvent<T> {
   const rec = h && typeof (h as MsgHdrs).keys === "function" ? headersToRecord(h as MsgHdrs) : (h as Record<string, string> | undefined);
@@ -212,8 +213,6 @@ export function fromMessage<T = unknown>(h: MsgHdrs | Record<string, string> | u
     extensions,
   };
 }
-
-for (const k of KNOWN) (KNOWN_BY_LENGTH[k.length] ??= []).push(k);
 
 /** The structured-mode JSON form (CloudEvents HTTP structured mode, pattern matching). */
 export function toStructured(ev: CloudEvent): Record<string, unknown> {

@@ -18,9 +18,8 @@ export type ValidationLimits = Pick<Config["limits"], "maxPast" | "maxFuture" | 
 /** Escapes one JSON pointer token (RFC 6901). */
 export function pointerToken(t: string | number): string {
   if (typeof t === "number") return String(t);
-  const s = t;
   // Hot path: nearly every token is a plain name.
-  return s.includes("~") || s.includes("/") ? s.replace(/~/g, "~0").replace(/\//g, "~1") : s;
+  return t.includes("~") || t.includes("/") ? t.replace(/~/g, "~0").replace(/\//g, "~1") : t;
 }
 
 /** Joins a base pointer and tokens: `ptr("/2", "metrics", "t")` -> `/2/metrics/t`. */

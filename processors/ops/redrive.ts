@@ -55,11 +55,11 @@ function msgOf(e: DlqEntry) {
   return { subject: e.record.subject ?? "", headers: e.record.headers ? h : undefined, data: new Uint8Array(Buffer.from(e.record.original, "base64")) };
 }
 
-/** Redrives the entries one by one; resolves with one result per entry. */
 /** Why a processor's `late_event` record stays in the DLQ. */
 export const LATE_EVENT_KEPT =
   "a late event cannot be applied again: the windows it belonged to were already final (beyond processor.allowedLateness). Its raw reading is stored; raise allowedLateness for later ones";
 
+/** Redrives the entries one by one; resolves with one result per entry. */
 export async function redriveDlq(deps: RedriveDeps, entries: DlqEntry[], options: Partial<RedriveOptions> = {}): Promise<RedriveResult[]> {
   const o = { ...DEFAULT_REDRIVE_OPTIONS, ...options };
   const { nc, cfg, log } = deps;
