@@ -1,7 +1,7 @@
-// Proves: on InfluxDB 1.6 a batch holding one field-type conflict is bisected: the other points land and the offending message is in the DLQ with the server's reason; a redrive after the conflict is gone writes it.
+// Proves: on InfluxDB 1.6 a batch holding one field-type conflict is bisected: the other points land and the offending message is in the DLQ with the server's reason; a redrive after the conflict is gone writes it. A message that maps to no point (not a CloudEvent, a metric that is not a number) goes to the DLQ as it came, and the rest of its batch lands.
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { connect } from "@nats-io/transport-node";
+import { connect, headers } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { DlqRecord } from "../../core/dlq.ts";
 import { silentLogger } from "../../core/logger.ts";
@@ -61,6 +61,34 @@ it("sends the one conflicting point to the DLQ and writes the rest of its batch"
     expect(results).toEqual([{ seq: entries[0]!.seq, ok: true, detail: "1 point(s) written" }]);
     expect((await influxQl(db.url, "rej", "SELECT mode FROM sensor_reading"))[0]?.values).toEqual([[t0 + 17_000, 2]]);
     expect(await listDlq(nc, cfg, { stage: "sink" })).toHaveLength(0);
+  } finally {
+    await sink.stop();
+  }
+});
+
+it("sends messages that map to no point to the DLQ as they came, and writes the rest of their batch", async () => {
+  const cfg = testConfig({ nats: { url: ns.url }, streams: { prefix: "map_", subjectRoot: "map" }, influx: { url: db.url, api: "v1", db: "map", batchSize: 100, flushInterval: 1000 } });
+  await createInfluxDb(db.url, "map");
+  await ensureStreams(nc, cfg);
+  const t0 = Date.UTC(2026, 10, 30, 11, 0, 0);
+  const events = Array.from({ length: 20 }, (_, i) => readingEvent(cfg, `m${i % 2}`, t0 + i * 1000, { temperature: i }, i));
+  (events[5]!.event.data as { metrics: Record<string, unknown> }).metrics = { temperature: "hot" };
+  await publishEvents(nc, events.slice(0, 10));
+  // No CloudEvents headers at all, between two good halves of one batch.
+  const h = headers();
+  h.set("Nats-Msg-Id", "bare-1");
+  await jetstream(nc).publish(events[10]!.subject, "not an event", { headers: h });
+  await publishEvents(nc, events.slice(10));
+  const sink = createInfluxSink({ nc, cfg, log: silentLogger, registry: createRegistry() });
+  await sink.start();
+  try {
+    await waitFor(async () => (await influxQl(db.url, "map", `SELECT count(temperature) FROM sensor_reading`))[0]?.values[0]?.[1] === 19, 20_000, "19 good points");
+    const dlq = await listDlq(nc, cfg, { stage: "sink" });
+    expect(dlq.map((e) => e.record.error).sort()).toEqual([expect.stringMatching(/^data\.metrics\.temperature: expected a finite number, got "hot"/), expect.stringMatching(/^not a CloudEvent/)].sort());
+    const byDevice = Object.fromEntries(dlq.map((e) => [e.record.device ?? "none", e.record]));
+    expect(JSON.parse(Buffer.from(byDevice.m1!.original, "base64").toString())).toEqual({ metrics: { temperature: "hot" } });
+    expect(Buffer.from(byDevice.none!.original, "base64").toString()).toBe("not an event");
+    expect(byDevice.none!.subject).toBe(events[10]!.subject);
   } finally {
     await sink.stop();
   }
