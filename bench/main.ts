@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   processor: () => import("./processor.ts"),
   matcher: () => import("./matcher.ts"),
   normalize: () => import("./normalize.ts"),
+  lines: () => import("./lines.ts"),
   e2e: () => import("./e2e.ts"),
 };
 

@@ -2,11 +2,12 @@
  * `npm run bench -- normalize [rounds]`: CPU time per message of the gateway's normalizer alone
  * (route, device id, decode and validate a canonical reading, CloudEvent headers, deterministic id)
  * on 2000 readings from 200 devices, received in the same few milliseconds as at high rates.
- * Median of 7 measurements of process CPU time, so other load on the machine counts less.
+ * Measured by `reportCpuPerItem`.
  */
 import { loadConfig } from "../core/config.ts";
 import { subjects } from "../core/subjects.ts";
 import { createNormalizer } from "../gateway/normalizer.ts";
+import { reportCpuPerItem } from "./cpu_per_item.ts";
 
 export async function run(args: string[]): Promise<void> {
   const rounds = Number(args[0] ?? 100);
@@ -18,18 +19,8 @@ export async function run(args: string[]): Promise<void> {
     payload: Buffer.from(JSON.stringify({ ts: now - 5 + (i % 3), seq: i, id: `r-${i}`, metrics: { temperature: 21.5 + i / 1000, humidity: 40.25 + (i % 7) } })),
   }));
   let events = 0;
-  const once = (r: number) => {
-    for (let k = 0; k < r; k++) for (const m of msgs) events += n.normalize(m.topic, m.payload, now + (k & 1)).events.length;
-  };
-  once(rounds);
-  const perMsg: number[] = [];
-  for (let j = 0; j < 7; j++) {
-    const c0 = process.cpuUsage();
-    once(rounds);
-    const c = process.cpuUsage(c0);
-    perMsg.push(((c.user + c.system) * 1000) / (rounds * msgs.length));
-  }
-  perMsg.sort((a, b) => a - b);
+  await reportCpuPerItem("normalize", "reading", rounds * msgs.length, () => {
+    for (let k = 0; k < rounds; k++) for (const m of msgs) events += n.normalize(m.topic, m.payload, now + (k & 1)).events.length;
+  });
   if (events !== 8 * rounds * msgs.length) throw new Error(`expected one event per reading, got ${events}`);
-  process.stdout.write(`normalize: ${perMsg[3]!.toFixed(0)} ns CPU per reading (median of 7; ${perMsg[0]!.toFixed(0)}-${perMsg[6]!.toFixed(0)})\n`);
 }
