@@ -7,6 +7,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } fro
 import type { NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "../../core/logger.ts";
+import { replyOf } from "../sources/jetstream_source.ts";
 
 export interface DurableLoopOptions {
   stream: string;
@@ -41,6 +42,24 @@ export const DEFAULT_DURABLE_LOOP_OPTIONS: Omit<DurableLoopOptions, "stream" | "
  * `ackAll` tells the consumer's actual policy (one made earlier may differ from the options).
  */
 export type BatchHandler = (msgs: JsMsg[], signal: AbortSignal, ackAll: boolean) => Promise<void>;
+
+/**
+ * Handles a batch as it arrives, for handlers that need less than the whole message until the
+ * write: `take` sees each message during the fetch and keeps what it needs (a line, say), then
+ * `write` stores that, and the loop acks the batch. A batch then holds no `JsMsg` for the length
+ * of its fetch and write: they would outlive V8's young generation and be promoted.
+ */
+export interface StreamingBatchHandler {
+  /** Called for each delivered message, in order, while the fetch runs. */
+  take(msg: JsMsg): void;
+  /** Stores what `take` kept; on failure it is called again with the same batch. */
+  write(signal: AbortSignal): Promise<void>;
+  /** Forgets the batch (after it is acked, or when the loop stops). */
+  clear(): void;
+}
+
+const ACK = Uint8Array.of(43, 65, 67, 75); // +ACK
+const WPI = Uint8Array.of(43, 87, 80, 73); // +WPI: still working on it
 
 export interface DurableLoop {
   /** Resolves when the loop ended (after `stop()`). */
@@ -93,11 +112,9 @@ export async function ensureDurable(nc: NatsConnection, o: DurableLoopOptions): 
   }
 }
 
-/** Calls `working()` on every message until the returned function is called. */
-export function keepAlive(msgs: JsMsg[], ackWaitMs: number): () => void {
-  const t = setInterval(() => {
-    for (const m of msgs) m.working();
-  }, Math.max(200, Math.floor(ackWaitMs / 3)));
+/** Tells JetStream that every message of a batch is still being worked on, until the returned function is called. */
+export function keepAlive(working: () => void, ackWaitMs: number): () => void {
+  const t = setInterval(working, Math.max(200, Math.floor(ackWaitMs / 3)));
   t.unref();
   return () => clearInterval(t);
 }
@@ -123,7 +140,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * and retried after a pause; a handler that throws gets the same batch again after a backoff.
  * @example const loop = await startDurableLoop(nc, { ...DEFAULT_DURABLE_LOOP_OPTIONS, stream, durable, filterSubjects }, log, handle)
  */
-export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOptions, log: Logger, handle: BatchHandler): Promise<DurableLoop> {
+export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOptions, log: Logger, handler: BatchHandler | StreamingBatchHandler): Promise<DurableLoop> {
   let ackAll = (await ensureDurable(nc, opts)) === "all";
   const js = jetstream(nc);
   const abort = new AbortController();
@@ -134,26 +151,29 @@ export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOpti
         const consumer = await js.consumers.get(opts.stream, opts.durable);
         const iter = await consumer.fetch({ max_messages: opts.batch, expires: Math.max(1000, opts.expiresMs) });
         current = iter;
-        const msgs: JsMsg[] = [];
-        for await (const m of iter) msgs.push(m);
-        current = undefined;
-        if (msgs.length === 0 || abort.signal.aborted) continue;
-        const stopKeepAlive = keepAlive(msgs, opts.ackWaitMs);
         try {
-          // A handler that fails is given the same batch again, never the next one: with
-          // AckPolicy.All an ack of a later batch would also ack this one, unwritten.
-          for (let attempt = 1; ; attempt++) {
-            try {
-              await handle(msgs, abort.signal, ackAll);
-              break;
-            } catch (e) {
-              if (abort.signal.aborted) throw e;
-              log.error("batch handler failed, retrying the same batch", { durable: opts.durable, attempt, err: e });
-              await sleep(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)), abort.signal);
+          const batch = typeof handler === "function" ? await collected(iter, handler) : await streamed(iter, handler);
+          current = undefined;
+          if (!batch || abort.signal.aborted) continue;
+          const stopKeepAlive = keepAlive(batch.working, opts.ackWaitMs);
+          try {
+            // A handler that fails is given the same batch again, never the next one: with
+            // AckPolicy.All an ack of a later batch would also ack this one, unwritten.
+            for (let attempt = 1; ; attempt++) {
+              try {
+                await batch.handle(abort.signal);
+                break;
+              } catch (e) {
+                if (abort.signal.aborted) throw e;
+                log.error("batch handler failed, retrying the same batch", { durable: opts.durable, attempt, err: e });
+                await sleep(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)), abort.signal);
+              }
             }
+          } finally {
+            stopKeepAlive();
           }
         } finally {
-          stopKeepAlive();
+          if (typeof handler !== "function") handler.clear();
         }
       } catch (e) {
         if (abort.signal.aborted) break;
@@ -163,6 +183,46 @@ export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOpti
       }
     }
   })();
+  /** A fetched batch: how to keep it alive and how to handle it. */
+  interface Batch {
+    working(): void;
+    handle(signal: AbortSignal): Promise<void>;
+  }
+
+  /** The whole batch of messages, for a `BatchHandler`; undefined when the fetch brought nothing. */
+  async function collected(iter: AsyncIterable<JsMsg>, handle: BatchHandler): Promise<Batch | undefined> {
+    const msgs: JsMsg[] = [];
+    for await (const m of iter) msgs.push(m);
+    if (msgs.length === 0) return undefined;
+    return {
+      working: () => {
+        for (const m of msgs) m.working();
+      },
+      handle: (signal) => handle(msgs, signal, ackAll),
+    };
+  }
+
+  /** Each message to `take`, keeping only its reply subject (to keep it alive and ack it). */
+  async function streamed(iter: AsyncIterable<JsMsg>, h: StreamingBatchHandler): Promise<Batch | undefined> {
+    const replies: string[] = [];
+    for await (const m of iter) {
+      h.take(m);
+      replies.push(replyOf(m));
+    }
+    if (replies.length === 0) return undefined;
+    return {
+      working: () => {
+        for (const r of replies) nc.publish(r, WPI);
+      },
+      async handle(signal) {
+        await h.write(signal);
+        // Ack-all consumers: acking the last message acks the whole batch.
+        if (ackAll) nc.publish(replies[replies.length - 1]!, ACK);
+        else for (const r of replies) nc.publish(r, ACK);
+      },
+    };
+  }
+
   return {
     done,
     async stop() {

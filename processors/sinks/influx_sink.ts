@@ -5,7 +5,7 @@
  * go to the DLQ (stage `sink`, reason `processing_failed`, with the server's message); the rest land.
  */
 import { headersToRecord } from "../../core/fast_headers.ts";
-import type { JsMsg } from "@nats-io/jetstream";
+import { jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { streamNames, type Config } from "../../core/config.ts";
 import { publishDlq, toBase64, type DlqRecord } from "../../core/dlq.ts";
@@ -13,12 +13,13 @@ import { createJsPublisher, type JsPublisher } from "../../core/js_publisher.ts"
 import type { Logger } from "../../core/logger.ts";
 import type { Registry } from "../../core/metrics.ts";
 import { subjects } from "../../core/subjects.ts";
-import { DEFAULT_DURABLE_LOOP_OPTIONS, startDurableLoop, type DurableLoop } from "../ops/durable_loop.ts";
+import { DEFAULT_DURABLE_LOOP_OPTIONS, startDurableLoop, type DurableLoop, type StreamingBatchHandler } from "../ops/durable_loop.ts";
+import { streamSeqOf } from "../sources/jetstream_source.ts";
 import { PointMappingError } from "./errors.ts";
-import { createInfluxWriteApi, writeApiOptionsFromConfig, type InfluxWriteApi } from "./influx_write_api.ts";
+import { createInfluxWriteApi, writeApiOptionsFromConfig, type InfluxWriteApi, type PointDeletion } from "./influx_write_api.ts";
 import { toLine } from "./line_protocol.ts";
 import { createSinkMetrics, type SinkMetrics } from "./metrics.ts";
-import { createPointWriter, type PendingLine, type PointWriter } from "./point_writer.ts";
+import { createPointWriter, LineBlock, type PointWriter } from "./point_writer.ts";
 import { decodeEvent, eventToPoints, supersededWindow } from "./points.ts";
 
 export interface InfluxSinkDeps {
@@ -48,7 +49,7 @@ export interface InfluxSink {
 
 /** A message the sink could not store, for the DLQ. */
 export interface SinkFailure {
-  msg: { subject: string; headers?: JsMsg["headers"]; data: Uint8Array };
+  msg: SinkMessage;
   error: string;
 }
 
@@ -68,45 +69,94 @@ export function sinkDlqRecord(f: SinkFailure, target = "influx"): DlqRecord {
   };
 }
 
+/** A message as the sink maps it: a delivered `JsMsg`, or one read back from a stream or the DLQ. */
+export type SinkMessage = { subject: string; headers?: JsMsg["headers"]; data: Uint8Array };
+
+/**
+ * One batch, mapped to lines as its messages come, in stream order. It keeps the lines (and a
+ * superseded session window's deletion), not the messages: a message is wanted again only when
+ * it cannot be stored, and then its index in the batch says which. Lines before a deletion are
+ * written first.
+ */
+export class SinkBatch {
+  /** Lines to write and deletions, in stream order. */
+  private segments: Array<LineBlock | { deletion: PointDeletion; origin: number }>;
+  private mappingErrors = new Map<number, string>();
+  /** Event time of each message (NaN when it has none). */
+  private times: number[] = [];
+  /** The first block of lines, kept from batch to batch with its buffers. */
+  private readonly lines = new LineBlock();
+
+  constructor(private readonly raw: boolean) {
+    this.segments = [this.lines];
+  }
+
+  /** Empties the batch for the next one. */
+  clear(): void {
+    this.lines.clear();
+    this.segments = [this.lines];
+    this.mappingErrors = new Map();
+    this.times = [];
+  }
+
+  /** Maps the next message; returns false when it maps to no point (it fails in `write`). */
+  add(msg: SinkMessage): boolean {
+    const i = this.times.length;
+    this.times.push(NaN);
+    try {
+      const ev = decodeEvent(msg);
+      this.times[i] = Date.parse(ev.time);
+      const deletion = supersededWindow(ev);
+      if (deletion) {
+        this.segments.push({ deletion, origin: i }, new LineBlock());
+        return true;
+      }
+      const lines = this.segments[this.segments.length - 1] as LineBlock;
+      for (const p of eventToPoints(ev, this.raw)) lines.push(toLine(p), i);
+      return true;
+    } catch (e) {
+      if (!(e instanceof PointMappingError)) throw e;
+      this.mappingErrors.set(i, e.message);
+      return false;
+    }
+  }
+
+  /**
+   * Writes the lines and deletions. Resolves with what could not be stored (mapping errors and
+   * refused points: message index and reason) and the event times of what was.
+   */
+  async write(writer: PointWriter, signal: AbortSignal): Promise<{ lines: number; failed: Array<[number, string]>; stored: number[] }> {
+    const errors = new Map(this.mappingErrors);
+    let written = 0;
+    for (const s of this.segments) {
+      if (s instanceof LineBlock) {
+        if (s.count === 0) continue;
+        for (const r of await writer.write(s, signal)) if (!errors.has(r.origin)) errors.set(r.origin, r.error);
+        written += s.count;
+      } else {
+        const refused = await writer.remove(s.deletion, signal);
+        if (refused !== undefined) errors.set(s.origin, refused);
+      }
+    }
+    return { lines: written, failed: [...errors], stored: this.times.filter((t, i) => !errors.has(i) && Number.isFinite(t)) };
+  }
+}
+
 /**
  * Maps messages to lines, writes them, and returns what could not be stored (mapping errors and
- * rejected points, one entry per message). A superseded session window deletes its earlier points,
- * in stream order: lines before it are written first. Shared by the live sink, `replay` and `dlq redrive`.
+ * rejected points, one entry per message). For `replay` and `dlq redrive`, which hold their
+ * messages anyway; the live sink streams into a {@link SinkBatch}.
  */
 export async function writeMessages(
   writer: PointWriter,
-  msgs: ReadonlyArray<{ subject: string; headers?: JsMsg["headers"]; data: Uint8Array }>,
+  msgs: ReadonlyArray<SinkMessage>,
   raw: boolean,
   signal: AbortSignal,
 ): Promise<{ lines: number; failures: SinkFailure[]; stored: number[] }> {
-  const errors = new Map<number, string>();
-  const times: number[] = new Array(msgs.length).fill(NaN);
-  let lines: PendingLine[] = [];
-  let written = 0;
-  const flush = async () => {
-    for (const r of await writer.write(lines, signal)) if (!errors.has(r.origin)) errors.set(r.origin, r.error);
-    written += lines.length;
-    lines = [];
-  };
-  for (let i = 0; i < msgs.length; i++) {
-    try {
-      const ev = decodeEvent(msgs[i]!);
-      times[i] = Date.parse(ev.time);
-      const deletion = supersededWindow(ev);
-      if (deletion) {
-        await flush();
-        const refused = await writer.remove(deletion, signal);
-        if (refused !== undefined) errors.set(i, refused);
-        continue;
-      }
-      for (const p of eventToPoints(ev, raw)) lines.push({ line: toLine(p), origin: i });
-    } catch (e) {
-      if (!(e instanceof PointMappingError)) throw e;
-      errors.set(i, e.message);
-    }
-  }
-  await flush();
-  return { lines: written, failures: [...errors].map(([i, error]) => ({ msg: msgs[i]!, error })), stored: times.filter((t, i) => !errors.has(i) && Number.isFinite(t)) };
+  const batch = new SinkBatch(raw);
+  for (const m of msgs) batch.add(m);
+  const { lines, failed, stored } = await batch.write(writer, signal);
+  return { lines, failures: failed.map(([i, error]) => ({ msg: msgs[i]!, error })), stored };
 }
 
 /** Observes now minus `ce-time` for each stored message (readings: event time to point stored). */
@@ -133,18 +183,43 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
   const loops: DurableLoop[] = [];
   let pub: JsPublisher | undefined;
 
-  const handler = (name: string, raw: boolean, writer: PointWriter) => async (msgs: JsMsg[], signal: AbortSignal, ackAll: boolean) => {
-    const { failures, stored } = await writeMessages(writer, msgs, raw, signal);
-    for (const f of failures) {
-      log.warn("point rejected, sent to the DLQ", { sink: name, subject: f.msg.subject, error: f.error });
-      await publishDlq(pub!, subj, sinkDlqRecord(f));
-      metrics.dlq.inc({ sink: name, reason: "processing_failed" });
-    }
-    if (raw) observeEventLatency(metrics, name, stored);
-    // Ack-all consumers: acking the last message acks the whole batch.
-    if (ackAll) msgs[msgs.length - 1]!.ack();
-    else for (const m of msgs) m.ack();
+  /**
+   * The consumer of one sink: each message becomes lines as it arrives. A message the store refuses
+   * is read back from its stream by sequence for its DLQ record (rare; the stream still holds it,
+   * unacked); one that maps to no point is kept as it came.
+   */
+  const consumer = (name: string, raw: boolean, stream: string, writer: PointWriter): StreamingBatchHandler => {
+    const batch = new SinkBatch(raw);
+    let seqs: number[] = [];
+    let unmapped = new Map<number, JsMsg>();
+    return {
+      take(m) {
+        if (!batch.add(m)) unmapped.set(seqs.length, m);
+        seqs.push(streamSeqOf(m));
+      },
+      async write(signal) {
+        const { failed, stored } = await batch.write(writer, signal);
+        for (const [i, error] of failed) {
+          const msg = unmapped.get(i) ?? (await storedMessage(stream, seqs[i]!));
+          log.warn("point rejected, sent to the DLQ", { sink: name, subject: msg.subject, error });
+          await publishDlq(pub!, subj, sinkDlqRecord({ msg, error }));
+          metrics.dlq.inc({ sink: name, reason: "processing_failed" });
+        }
+        if (raw) observeEventLatency(metrics, name, stored);
+      },
+      clear() {
+        batch.clear();
+        seqs = [];
+        unmapped = new Map();
+      },
+    };
   };
+
+  /** A message read back from its stream; one already gone (limits) leaves a record without its original. */
+  async function storedMessage(stream: string, seq: number): Promise<SinkMessage> {
+    const m = await (await jetstreamManager(nc)).streams.getMessage(stream, { seq });
+    return m ? { subject: m.subject, headers: m.header, data: m.data } : { subject: `${stream} sequence ${seq} (no longer in the stream)`, data: new Uint8Array() };
+  }
 
   return {
     async start() {
@@ -154,11 +229,11 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
       const results = createPointWriter(api, metrics, log, { ...writerOpts, name: "results" });
       // One filter for windows and locations (other result types make no points): see `filterConfig`.
       loops.push(
-        await startDurableLoop(nc, { ...base, stream: names.results, durable: `${o.durablePrefix}_results`, filterSubjects: [`${root}.results.>`] }, log, handler("results", false, results)),
+        await startDurableLoop(nc, { ...base, stream: names.results, durable: `${o.durablePrefix}_results`, filterSubjects: [`${root}.results.>`] }, log, consumer("results", false, names.results, results)),
       );
       if (cfg.influx.raw) {
         const rawWriter = createPointWriter(api, metrics, log, { ...writerOpts, name: "raw" });
-        loops.push(await startDurableLoop(nc, { ...base, stream: names.telemetry, durable: `${o.durablePrefix}_raw`, filterSubjects: [`${root}.telemetry.>`] }, log, handler("raw", true, rawWriter)));
+        loops.push(await startDurableLoop(nc, { ...base, stream: names.telemetry, durable: `${o.durablePrefix}_raw`, filterSubjects: [`${root}.telemetry.>`] }, log, consumer("raw", true, names.telemetry, rawWriter)));
       }
       log.info("influx sink started", { api: api.kind, raw: cfg.influx.raw });
     },

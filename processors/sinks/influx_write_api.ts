@@ -16,8 +16,8 @@ import { InfluxWriteError } from "./errors.ts";
 export interface InfluxWriteApi {
   /** `v1` or `v2`, for logs and metrics. */
   readonly kind: "v1" | "v2";
-  /** Writes lines; rejects with `InfluxWriteError` (status, server body) or a network error. */
-  write(lines: string[]): Promise<void>;
+  /** Writes lines, joined by newlines; rejects with `InfluxWriteError` (status, server body) or a network error. */
+  write(lines: string): Promise<void>;
   /** Deletes every point of `measurement` at `time` whose tags include `tags`; rejects like `write`. */
   deletePoints(d: PointDeletion): Promise<void>;
 }
@@ -81,7 +81,7 @@ function createV2(o: InfluxWriteApiOptions): InfluxWriteApi {
 
   return {
     kind: "v2",
-    write: (lines) => post("write", `/api/v2/write?${target}&precision=ms`, lines.join("\n"), "text/plain; charset=utf-8"),
+    write: (lines) => post("write", `/api/v2/write?${target}&precision=ms`, lines, "text/plain; charset=utf-8"),
     deletePoints(d) {
       const at = new Date(d.time).toISOString();
       const predicate = [`_measurement=${quoted(d.measurement)}`, ...Object.entries(d.tags).map(([k, v]) => `${k}=${quoted(v)}`)].join(" AND ");
@@ -104,7 +104,7 @@ function createV1(o: InfluxWriteApiOptions): InfluxWriteApi {
   return {
     kind: "v1",
     async write(lines) {
-      const r = await fetch(url, { method: "POST", body: lines.join("\n"), headers: { "content-type": "text/plain; charset=utf-8" }, signal: AbortSignal.timeout(o.timeoutMs) });
+      const r = await fetch(url, { method: "POST", body: lines, headers: { "content-type": "text/plain; charset=utf-8" }, signal: AbortSignal.timeout(o.timeoutMs) });
       if (r.status >= 200 && r.status < 300) {
         await r.arrayBuffer();
         return;

@@ -91,7 +91,7 @@ export function jetStreamSource(js: JetStreamClient, opts: JetStreamSourceOption
  * account hash after `ACK`). Falls back to `msg.seq` for any other shape.
  */
 export function streamSeqOf(msg: JsMsg): number {
-  const r = (msg as unknown as { reply?: string }).reply;
+  const r = replyOf(msg);
   if (r && r.startsWith("$JS.ACK.")) {
     let dots = 0;
     for (let i = 0; i < r.length; i++) if (r.charCodeAt(i) === 46) dots++;
@@ -111,4 +111,9 @@ export function streamSeqOf(msg: JsMsg): number {
     }
   }
   return msg.seq;
+}
+
+/** A delivered message's reply (ack) subject: nats.js has it on `JsMsgImpl`, not on the `JsMsg` type. */
+export function replyOf(msg: JsMsg): string {
+  return (msg as unknown as { reply: string }).reply;
 }
