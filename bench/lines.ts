@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- lines [rounds]`: CPU time per reading of the InfluxDB sink's mapping alone
  * (decode the stored event, its points, their line protocol), through `writeMessages` with a writer
- * that makes the request body and drops it: no NATS and no HTTP. 2000 readings from 200 devices as the gateway stores
- * them, presented as nats.js holds a received message. Measured by `reportCpuPerItem`.
+ * that makes the request body and drops it: no NATS and no HTTP. 2000 readings from 200 devices as
+ * the gateway stores them, presented as nats.js holds a received message. Measured by
+ * `reportCpuPerItem`.
  */
 import { loadConfig } from "../core/config.ts";
 import type { EventHeaders } from "../core/fast_headers.ts";

@@ -52,8 +52,11 @@ export type BatchHandler = (msgs: JsMsg[], signal: AbortSignal, ackAll: boolean)
 export interface StreamingBatchHandler {
   /** Called for each delivered message, in order, while the fetch runs. */
   take(msg: JsMsg): void;
-  /** Stores what `take` kept; on failure it is called again with the same batch. */
-  write(signal: AbortSignal): Promise<void>;
+  /**
+   * Stores what `take` kept; on failure it is called again with the same batch. `replies` are the
+   * messages' reply (ack) subjects, in `take` order: they name each message's stream sequence.
+   */
+  write(signal: AbortSignal, replies: readonly string[]): Promise<void>;
   /** Forgets the batch (after it is acked, or when the loop stops). */
   clear(): void;
 }
@@ -215,7 +218,7 @@ export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOpti
         for (const r of replies) nc.publish(r, WPI);
       },
       async handle(signal) {
-        await h.write(signal);
+        await h.write(signal, replies);
         // Ack-all consumers: acking the last message acks the whole batch.
         if (ackAll) nc.publish(replies[replies.length - 1]!, ACK);
         else for (const r of replies) nc.publish(r, ACK);

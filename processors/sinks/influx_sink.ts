@@ -14,7 +14,7 @@ import type { Logger } from "../../core/logger.ts";
 import type { Registry } from "../../core/metrics.ts";
 import { subjects } from "../../core/subjects.ts";
 import { DEFAULT_DURABLE_LOOP_OPTIONS, startDurableLoop, type DurableLoop, type StreamingBatchHandler } from "../ops/durable_loop.ts";
-import { streamSeqOf } from "../sources/jetstream_source.ts";
+import { seqOfReply } from "../sources/jetstream_source.ts";
 import { PointMappingError } from "./errors.ts";
 import { createInfluxWriteApi, writeApiOptionsFromConfig, type InfluxWriteApi, type PointDeletion } from "./influx_write_api.ts";
 import { toLine } from "./line_protocol.ts";
@@ -105,14 +105,14 @@ export class SinkBatch {
     this.times.push(NaN);
     try {
       const ev = decodeEvent(msg);
-      this.times[i] = Date.parse(ev.time);
+      const time = (this.times[i] = Date.parse(ev.time));
       const deletion = supersededWindow(ev);
       if (deletion) {
         this.segments.push({ deletion, origin: i }, new LineBlock());
         return true;
       }
       const lines = this.segments[this.segments.length - 1] as LineBlock;
-      for (const p of eventToPoints(ev, this.raw)) lines.push(toLine(p), i);
+      for (const p of eventToPoints(ev, this.raw, time)) lines.push(toLine(p), i);
       return true;
     } catch (e) {
       if (!(e instanceof PointMappingError)) throw e;
@@ -190,17 +190,17 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
    */
   const consumer = (name: string, raw: boolean, stream: string, writer: PointWriter): StreamingBatchHandler => {
     const batch = new SinkBatch(raw);
-    let seqs: number[] = [];
     let unmapped = new Map<number, JsMsg>();
+    let taken = 0;
     return {
       take(m) {
-        if (!batch.add(m)) unmapped.set(seqs.length, m);
-        seqs.push(streamSeqOf(m));
+        if (!batch.add(m)) unmapped.set(taken, m);
+        taken++;
       },
-      async write(signal) {
+      async write(signal, replies) {
         const { failed, stored } = await batch.write(writer, signal);
         for (const [i, error] of failed) {
-          const msg = unmapped.get(i) ?? (await storedMessage(stream, seqs[i]!));
+          const msg = unmapped.get(i) ?? (await storedMessage(stream, seqOfReply(replies[i])));
           log.warn("point rejected, sent to the DLQ", { sink: name, subject: msg.subject, error });
           await publishDlq(pub!, subj, sinkDlqRecord({ msg, error }));
           metrics.dlq.inc({ sink: name, reason: "processing_failed" });
@@ -209,16 +209,19 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
       },
       clear() {
         batch.clear();
-        seqs = [];
         unmapped = new Map();
+        taken = 0;
       },
     };
   };
 
-  /** A message read back from its stream; one already gone (limits) leaves a record without its original. */
-  async function storedMessage(stream: string, seq: number): Promise<SinkMessage> {
-    const m = await (await jetstreamManager(nc)).streams.getMessage(stream, { seq });
-    return m ? { subject: m.subject, headers: m.header, data: m.data } : { subject: `${stream} sequence ${seq} (no longer in the stream)`, data: new Uint8Array() };
+  /**
+   * A message read back from its stream. One already gone (limits), or with no sequence in its ack
+   * subject (never, from a pull consumer), leaves a record without its original.
+   */
+  async function storedMessage(stream: string, seq: number | undefined): Promise<SinkMessage> {
+    const m = seq === undefined ? null : await (await jetstreamManager(nc)).streams.getMessage(stream, { seq });
+    return m ? { subject: m.subject, headers: m.header, data: m.data } : { subject: `${stream} sequence ${seq ?? "unknown"} (no longer in the stream)`, data: new Uint8Array() };
   }
 
   return {

@@ -58,8 +58,10 @@ export class LineBlock {
   }
 
   push(line: string, origin: number): void {
-    if (this.used + line.length * 3 + 1 > this.buf.length) {
-      const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + line.length * 3 + 1));
+    // At most 3 UTF-8 bytes per UTF-16 unit, and the newline.
+    const need = this.used + line.length * 3 + 1;
+    if (need > this.buf.length) {
+      const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, need));
       this.buf.copy(b, 0, 0, this.used);
       this.buf = b;
     }

@@ -29,8 +29,8 @@ function num(v: unknown, where: string): number {
   return v;
 }
 
-/** Points of one decoded event; `raw` = false drops `sensor_reading`. */
-export function eventToPoints(ev: CloudEvent, raw = true): InfluxPoint[] {
+/** Points of one decoded event; `raw` = false drops `sensor_reading`. `eventTime`: `ce-time` parsed, when the caller has it. */
+export function eventToPoints(ev: CloudEvent, raw = true, eventTime = Date.parse(ev.time)): InfluxPoint[] {
   switch (ev.type) {
     case "WindowAggregateComputed": {
       const d = ev.data as WindowAggregateData;
@@ -48,7 +48,7 @@ export function eventToPoints(ev: CloudEvent, raw = true): InfluxPoint[] {
       const fields: Record<string, number> = {};
       for (const f of LOCATION_FIELDS) if (d?.[f] !== undefined && d[f] !== null) fields[f] = num(d[f], `data.${f}`);
       if (fields.lat === undefined || fields.lon === undefined) throw new PointMappingError("LocationEnriched: data lacks lat or lon");
-      const time = d.ts !== undefined ? num(d.ts, "data.ts") : Date.parse(ev.time);
+      const time = d.ts !== undefined ? num(d.ts, "data.ts") : eventTime;
       return [{ measurement: "location", tags: { device: d.device ?? ev.subject }, fields, time }];
     }
     case "SensorReadingRecorded": {
@@ -58,9 +58,8 @@ export function eventToPoints(ev: CloudEvent, raw = true): InfluxPoint[] {
       const fields: Record<string, number> = {};
       for (const [k, v] of Object.entries(d.metrics)) fields[k] = typeof v === "boolean" ? (v ? 1 : 0) : num(v, `data.metrics.${k}`);
       if (Object.keys(fields).length === 0) return [];
-      const time = Date.parse(ev.time);
-      if (!Number.isFinite(time)) throw new PointMappingError(`ce-time ${JSON.stringify(ev.time)} is not a time`);
-      return [{ measurement: "sensor_reading", tags: { device: ev.subject }, fields, time }];
+      if (!Number.isFinite(eventTime)) throw new PointMappingError(`ce-time ${JSON.stringify(ev.time)} is not a time`);
+      return [{ measurement: "sensor_reading", tags: { device: ev.subject }, fields, time: eventTime }];
     }
     default:
       return [];

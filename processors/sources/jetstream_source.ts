@@ -87,30 +87,33 @@ export function jetStreamSource(js: JetStreamClient, opts: JetStreamSourceOption
 
 /**
  * The stream sequence of a delivered message, read from its ack subject without the object nats.js
- * builds for `msg.seq` (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...`, or with domain and
- * account hash after `ACK`). Falls back to `msg.seq` for any other shape.
+ * builds for `msg.seq` (see {@link seqOfReply}). Falls back to `msg.seq` for any other shape.
  */
 export function streamSeqOf(msg: JsMsg): number {
-  const r = replyOf(msg);
-  if (r && r.startsWith("$JS.ACK.")) {
-    let dots = 0;
-    for (let i = 0; i < r.length; i++) if (r.charCodeAt(i) === 46) dots++;
-    const token = dots === 8 ? 5 : dots >= 10 ? 7 : -1;
-    if (token > 0) {
-      let i = 0;
-      for (let seen = 0; seen < token; i++) if (r.charCodeAt(i) === 46) seen++;
-      let n = 0;
-      let digits = 0;
-      for (; i < r.length; i++, digits++) {
-        const c = r.charCodeAt(i);
-        if (c === 46) break;
-        if (c < 48 || c > 57) return msg.seq;
-        n = n * 10 + (c - 48);
-      }
-      if (digits > 0) return n;
-    }
+  return seqOfReply(replyOf(msg)) ?? msg.seq;
+}
+
+/**
+ * The stream sequence in a JetStream ack subject (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...`,
+ * or with domain and account hash after `ACK`); undefined for any other shape.
+ */
+export function seqOfReply(r: string | undefined): number | undefined {
+  if (!r || !r.startsWith("$JS.ACK.")) return undefined;
+  let dots = 0;
+  for (let i = 0; i < r.length; i++) if (r.charCodeAt(i) === 46) dots++;
+  const token = dots === 8 ? 5 : dots >= 10 ? 7 : -1;
+  if (token < 0) return undefined;
+  let i = 0;
+  for (let seen = 0; seen < token; i++) if (r.charCodeAt(i) === 46) seen++;
+  let n = 0;
+  let digits = 0;
+  for (; i < r.length; i++, digits++) {
+    const c = r.charCodeAt(i);
+    if (c === 46) break;
+    if (c < 48 || c > 57) return undefined;
+    n = n * 10 + (c - 48);
   }
-  return msg.seq;
+  return digits > 0 ? n : undefined;
 }
 
 /** A delivered message's reply (ack) subject: nats.js has it on `JsMsgImpl`, not on the `JsMsg` type. */
