@@ -74,6 +74,26 @@ describe("reorderBySeq", () => {
     });
   });
 
+  it("a forgotten event (its processing failed) is applied again when a copy comes, once, and survives a checkpoint", () => {
+    const opts = { reorderBuffer: 10, reorderTimeout: 5, dedupeIds: 4, missingRanges: 4 };
+    const s = new Sequencer<number>("d1", opts);
+    for (const i of [0, 1, 2]) s.offer(e(i), 0);
+    const noSeq = e(undefined, "d1:h7");
+    s.offer(noSeq, 0);
+    s.forget(e(1));
+    s.forget(noSeq);
+    s.forget(e(5)); // never seen: nothing to forget
+    const restored = new Sequencer<number>("d1", opts, JSON.parse(JSON.stringify(s.toJSON())));
+    for (const q of [s, restored]) {
+      expect(q.offer(e(1), 1).map((i) => i.kind)).toEqual(["event"]);
+      expect(q.offer(e(1), 1).map((i) => i.kind)).toEqual(["duplicate"]);
+      expect(q.offer(e(undefined, "d1:h7"), 1).map((i) => i.kind)).toEqual(["event"]);
+      expect(q.offer(e(undefined, "d1:h7"), 1).map((i) => i.kind)).toEqual(["duplicate"]);
+      expect(q.offer(e(2), 1).map((i) => i.kind)).toEqual(["duplicate"]);
+      expect(q.offer(e(3), 1).map((i) => i.kind)).toEqual(["event"]);
+    }
+  });
+
   it("with an external tick, timeouts are checked only when the tick fires", () => {
     const a = e(0), b = e(3);
     const ts = new TestScheduler((x, y) => expect(x).toEqual(y));

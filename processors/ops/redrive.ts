@@ -6,7 +6,7 @@
  * |-------------|----------------------------------------------------------------------------------|
  * | `fanout`    | delivered again to the target of the rule named in `target` (from the current config, with its retry policy) |
  * | `sink`      | its points written again to the configured InfluxDB                              |
- * | `processor` | the original event re-published to its original subject with its original headers; a `late_event` is kept (its windows are final), and so is one JetStream drops as a duplicate |
+ * | `processor` | the original event re-published to its original subject with its original headers (a `processing_failed` one is then applied: the processor forgot it, see `Sequencer.forget`); a `late_event` is kept (its windows are final), and so is one JetStream drops as a duplicate |
  * | `gateway`   | the original payload re-published to its MQTT topic: to the raw capture subject (`nats` intake) or to the broker (`broker` intake), so the gateway decodes it again |
  *
  * A re-published original that fails again lands in the DLQ again (a record with the same id is

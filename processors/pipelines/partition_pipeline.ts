@@ -234,6 +234,9 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
         break;
       case "failed":
         m.failed.inc();
+        // So that a redrive of it (`dlq redrive`) is applied, not dropped as already seen.
+        seqStore.get(item.ev.device)?.forget(item.ev);
+        touch(item.ev.device);
         deadLetter("processing_failed", item.ev, undefined, item.error);
         break;
       case "event":

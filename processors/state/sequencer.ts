@@ -106,6 +106,24 @@ export class Sequencer<D = unknown> {
     return out;
   }
 
+  /**
+   * Un-applies an event whose processing failed after it left here (it went to the DLQ as
+   * `processing_failed`): a later copy of it, such as a DLQ redrive, is then applied rather than
+   * dropped as a duplicate. Its seq becomes a missing range (so at most `missingRanges` of them are
+   * remembered); an event without one loses its remembered id.
+   */
+  forget(ev: InputEvent<D>): void {
+    const seq = ev.seq;
+    if (seq !== undefined && this.next !== undefined && seq < this.next && !this.buffer.has(seq)) {
+      if (!this.missing.some(([a, b]) => seq >= a && seq <= b)) this.addMissing(seq, seq);
+      if (this.isSeqId(ev.id, seq)) return;
+    }
+    const key = this.idKey(ev.id);
+    if (!this.idSet.delete(key)) return;
+    const i = this.ids.lastIndexOf(key);
+    if (i >= 0) this.ids.splice(i, 1);
+  }
+
   toJSON(): SequencerState<D> {
     return {
       next: this.next,
