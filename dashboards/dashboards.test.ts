@@ -77,7 +77,7 @@ describe("dashboard files", () => {
         .map((m) => m[0])
         .filter((n) => !KEYWORDS.has(n));
       expect(metrics.length, `${q.panelTitle}: ${q.query}`).toBeGreaterThan(0);
-      for (const n of metrics) expect(n, `${q.panelTitle}: ${q.query}`).toMatch(/^fleetstream_(gateway|processor|sink|fanout|process)_/);
+      for (const n of metrics) expect(n, `${q.panelTitle}: ${q.query}`).toMatch(/^fleetstream_(gateway|processor|sink|fanout|consumer|process)_/);
     }
     // Each metric is defined by the code that exports it (a renamed metric fails here, not silently on a dashboard).
     const sources = ["gateway", "processors", "core"].flatMap((d) => sourceFiles(join(HERE, "..", d))).map((f) => readFileSync(f, "utf8")).join("\n");

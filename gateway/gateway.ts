@@ -8,6 +8,7 @@ import { systemClock, type Clock } from "../core/clock.ts";
 import type { Config } from "../core/config.ts";
 import { createJsPublisher, type JsPublisher } from "../core/js_publisher.ts";
 import type { Logger } from "../core/logger.ts";
+import { createRetentionWatch } from "../core/retention_watch.ts";
 import type { Registry } from "../core/metrics.ts";
 import { subjects } from "../core/subjects.ts";
 import { GatewayStateError } from "./errors.ts";
@@ -69,6 +70,7 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
   });
   let pub: JsPublisher | undefined;
   let intake: Intake | undefined;
+  let unwatch: (() => void) | undefined;
   let state: "new" | "running" | "stopped" = "new";
   // Bound once: prom-client hashes a label object on every call.
   const received = metrics.received.labels(cfg.intake);
@@ -106,10 +108,13 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
       if (state !== "new") throw new GatewayStateError(`gateway cannot start: it is ${state}`);
       pub = createJsPublisher(nc, { maxInFlight: cfg.gateway.maxInFlight * 2, timeoutMs: cfg.gateway.publishTimeout });
       store = createEventStore({ pub, subjects: subj, metrics, log, clock });
-      intake =
-        cfg.intake === "broker"
-          ? createBrokerIntake({ handle, log, clock, onReceive }, brokerIntakeOptions(cfg))
-          : createNatsIntake({ nc, handle, log, onReceive }, { ...natsIntakeOptions(cfg), ...opts.natsIntake });
+      if (cfg.intake === "broker") intake = createBrokerIntake({ handle, log, clock, onReceive }, brokerIntakeOptions(cfg));
+      else {
+        const natsOpts = { ...natsIntakeOptions(cfg), ...opts.natsIntake };
+        intake = createNatsIntake({ nc, handle, log, onReceive }, natsOpts);
+        // The raw capture stream is bounded (streams.rawMaxAge); $MQTT_msgs keeps what is unacked.
+        unwatch = createRetentionWatch(nc, registry, log).add(natsOpts.rawStream, natsOpts.durable);
+      }
       state = "running";
       await intake.start();
       log.info("gateway started", { gatewayId: cfg.gatewayId, routes: cfg.routes.map((r) => r.filter) });
@@ -121,6 +126,7 @@ export function createGateway(deps: GatewayDeps, options: Partial<GatewayOptions
         return;
       }
       state = "stopped";
+      unwatch?.();
       await intake?.stop(opts.drainTimeout);
       await pub?.close();
       clearInterval(gauge);

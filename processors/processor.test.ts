@@ -153,6 +153,8 @@ describe("processor on a real nats-server", () => {
       await proc.start();
       await waitForDrained(nc, cfg);
       await waitForQuietResults(nc, cfg, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 1000);
+      // Its partition consumers are watched for messages the stream's limits discard unread: none here.
+      expect(await registry.metrics()).toMatch(new RegExp(`fleetstream_consumer_backlog_ratio\\{stream="${streamNames(cfg).telemetry}",consumer="P1_processor_telemetry_\\d+"\\} 0\\b`));
       await proc.stop();
       const dlq = await readStream<DlqRecord>(nc, streamNames(cfg).dlq, `${cfg.streams.subjectRoot}.dlq.processor.processing_failed`);
       expect(dlq.length).toBe(2);

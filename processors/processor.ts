@@ -11,6 +11,7 @@ import { streamNames, type Config } from "../core/config.ts";
 import { ConfigError } from "../core/errors.ts";
 import { createJsPublisher, type JsPublisher } from "../core/js_publisher.ts";
 import type { Logger } from "../core/logger.ts";
+import { createRetentionWatch } from "../core/retention_watch.ts";
 import type { Registry } from "../core/metrics.ts";
 import { ensureStreams } from "../core/streams.ts";
 import { subjects } from "../core/subjects.ts";
@@ -95,6 +96,8 @@ export function createProcessor(deps: ProcessorDeps, options: Partial<ProcessorO
   const pc = cfg.processor;
   let pub: JsPublisher | undefined;
   let pipelines: PartitionPipeline[] = [];
+  const retention = createRetentionWatch(nc, deps.registry, log);
+  const unwatch: Array<() => void> = [];
   let fatal = false;
   const onFatal =
     opts.onFatal ??
@@ -127,12 +130,15 @@ export function createProcessor(deps: ProcessorDeps, options: Partial<ProcessorO
       };
       for (const kind of opts.kinds) {
         for (const p of partitions) {
+          const stream = kind === "telemetry" ? names.telemetry : names.location;
+          const durable = `${cfg.streams.prefix}processor_${kind}_${p}`;
+          unwatch.push(retention.add(stream, durable));
           pipelines.push(
             createPartitionPipeline(pdeps, {
               kind,
               partition: p,
-              stream: kind === "telemetry" ? names.telemetry : names.location,
-              durable: `${cfg.streams.prefix}processor_${kind}_${p}`,
+              stream,
+              durable,
               windows: [...pc.windows],
               maxOutOfOrder: pc.maxOutOfOrder,
               allowedLateness: pc.allowedLateness,
@@ -156,6 +162,7 @@ export function createProcessor(deps: ProcessorDeps, options: Partial<ProcessorO
       await Promise.all(pipelines.map((p) => p.checkpoint()));
     },
     async stop() {
+      for (const u of unwatch.splice(0)) u();
       await Promise.allSettled(pipelines.map((p) => p.stop()));
       pipelines = [];
       await pub?.close();

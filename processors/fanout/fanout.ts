@@ -9,6 +9,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { streamNames, type Config, type RuleConfig } from "../../core/config.ts";
 import { createJsPublisher, type JsPublisher } from "../../core/js_publisher.ts";
 import type { Logger } from "../../core/logger.ts";
+import { createRetentionWatch } from "../../core/retention_watch.ts";
 import type { Registry } from "../../core/metrics.ts";
 import { createFanoutMetrics } from "./metrics.ts";
 import { startRuleConsumer, DEFAULT_RULE_CONSUMER_OPTIONS, type RuleConsumer, type RuleConsumerOptions } from "./rule_consumer.ts";
@@ -47,6 +48,7 @@ export function createFanout(deps: FanoutDeps, opts: Partial<FanoutOptions> = {}
   const o = { ...DEFAULT_FANOUT_OPTIONS, ...opts };
   const log = deps.log.child({ component: "fanout" });
   const metrics = createFanoutMetrics(deps.registry);
+  const retention = createRetentionWatch(deps.nc, deps.registry, log);
   const running = new Map<string, { key: string; consumer: RuleConsumer }>();
   let pub: JsPublisher | undefined;
   // Reloads run one after another.
@@ -70,7 +72,7 @@ export function createFanout(deps: FanoutDeps, opts: Partial<FanoutOptions> = {}
       const cur = running.get(name);
       if (cur?.key === c.key) continue;
       if (cur) await cur.consumer.stop();
-      running.set(name, { key: c.key, consumer: await startRuleConsumer({ ...deps, log, metrics, pub: pub! }, c, o) });
+      running.set(name, { key: c.key, consumer: await startRuleConsumer({ ...deps, log, metrics, pub: pub!, retention }, c, o) });
       (cur ? out.restarted : out.started).push(name);
     }
     return out;

@@ -13,6 +13,7 @@ import type { DlqReason } from "../../core/errors.ts";
 import { readEvent, toStructured } from "../../core/envelope.ts";
 import type { JsPublisher } from "../../core/js_publisher.ts";
 import type { Logger } from "../../core/logger.ts";
+import type { RetentionWatch } from "../../core/retention_watch.ts";
 import { subjects } from "../../core/subjects.ts";
 import { DEFAULT_DURABLE_LOOP_OPTIONS, startDurableLoop, type DurableLoop } from "../ops/durable_loop.ts";
 import { deliverWithRetry } from "./delivery.ts";
@@ -37,6 +38,8 @@ export interface RuleConsumerDeps {
   log: Logger;
   metrics: FanoutMetrics;
   pub: JsPublisher;
+  /** Watches the rule's consumer for results its stream discards unread. */
+  retention?: RetentionWatch;
 }
 
 /** Decodes a stored message into a delivery; throws on a message that is not a CloudEvent. */
@@ -128,6 +131,7 @@ export async function startRuleConsumer(deps: RuleConsumerDeps, compiled: Compil
     },
     log,
     handle,
+    deps.retention,
   );
   log.info("rule started", { target: target.describe });
   return {

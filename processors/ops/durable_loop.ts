@@ -7,6 +7,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } fro
 import type { NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "../../core/logger.ts";
+import type { RetentionWatch } from "../../core/retention_watch.ts";
 import { replyOf } from "../sources/jetstream_source.ts";
 
 export interface DurableLoopOptions {
@@ -139,12 +140,20 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Runs the loop until `stop()`. Errors of NATS itself (disconnects, a deleted consumer) are logged
+ * Runs the loop until `stop()`; `retention`, when given, watches the consumer for messages its
+ * stream discards unread (see `createRetentionWatch`). Errors of NATS itself (disconnects, a deleted consumer) are logged
  * and retried after a pause; a handler that throws gets the same batch again after a backoff.
  * @example const loop = await startDurableLoop(nc, { ...DEFAULT_DURABLE_LOOP_OPTIONS, stream, durable, filterSubjects }, log, handle)
  */
-export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOptions, log: Logger, handler: BatchHandler | StreamingBatchHandler): Promise<DurableLoop> {
+export async function startDurableLoop(
+  nc: NatsConnection,
+  opts: DurableLoopOptions,
+  log: Logger,
+  handler: BatchHandler | StreamingBatchHandler,
+  retention?: RetentionWatch,
+): Promise<DurableLoop> {
   let ackAll = (await ensureDurable(nc, opts)) === "all";
+  const unwatch = retention?.add(opts.stream, opts.durable);
   const js = jetstream(nc);
   const abort = new AbortController();
   let current: { close(): Promise<void | Error> } | undefined;
@@ -229,6 +238,7 @@ export async function startDurableLoop(nc: NatsConnection, opts: DurableLoopOpti
   return {
     done,
     async stop() {
+      unwatch?.();
       abort.abort(new Error("stopped"));
       await current?.close().catch(() => {});
       await done;

@@ -12,6 +12,7 @@ import { publishDlq, toBase64, type DlqRecord } from "../../core/dlq.ts";
 import { createJsPublisher, type JsPublisher } from "../../core/js_publisher.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Registry } from "../../core/metrics.ts";
+import { createRetentionWatch } from "../../core/retention_watch.ts";
 import { subjects } from "../../core/subjects.ts";
 import { DEFAULT_DURABLE_LOOP_OPTIONS, startDurableLoop, type DurableLoop, type StreamingBatchHandler } from "../ops/durable_loop.ts";
 import { seqOfReply } from "../sources/jetstream_source.ts";
@@ -177,6 +178,7 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
   const log = deps.log.child({ component: "influx-sink" });
   const api = o.writeApi ?? createInfluxWriteApi(writeApiOptionsFromConfig(cfg));
   const metrics: SinkMetrics = createSinkMetrics(deps.registry);
+  const retention = createRetentionWatch(nc, deps.registry, log);
   const names = streamNames(cfg);
   const subj = subjects(cfg.streams.subjectRoot, cfg.streams.partitions);
   const root = cfg.streams.subjectRoot;
@@ -232,11 +234,11 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
       const results = createPointWriter(api, metrics, log, { ...writerOpts, name: "results" });
       // One filter for windows and locations (other result types make no points): see `filterConfig`.
       loops.push(
-        await startDurableLoop(nc, { ...base, stream: names.results, durable: `${o.durablePrefix}_results`, filterSubjects: [`${root}.results.>`] }, log, consumer("results", false, names.results, results)),
+        await startDurableLoop(nc, { ...base, stream: names.results, durable: `${o.durablePrefix}_results`, filterSubjects: [`${root}.results.>`] }, log, consumer("results", false, names.results, results), retention),
       );
       if (cfg.influx.raw) {
         const rawWriter = createPointWriter(api, metrics, log, { ...writerOpts, name: "raw" });
-        loops.push(await startDurableLoop(nc, { ...base, stream: names.telemetry, durable: `${o.durablePrefix}_raw`, filterSubjects: [`${root}.telemetry.>`] }, log, consumer("raw", true, names.telemetry, rawWriter)));
+        loops.push(await startDurableLoop(nc, { ...base, stream: names.telemetry, durable: `${o.durablePrefix}_raw`, filterSubjects: [`${root}.telemetry.>`] }, log, consumer("raw", true, names.telemetry, rawWriter), retention));
       }
       log.info("influx sink started", { api: api.kind, raw: cfg.influx.raw });
     },

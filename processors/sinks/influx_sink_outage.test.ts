@@ -63,6 +63,11 @@ it("survives a 30 s store outage mid-stream with every point present afterwards"
     expect(results.num_pending + results.num_ack_pending).toBe(900);
     // Bounded memory: one batch in hand, the rest left in the stream.
     expect(raw.num_ack_pending).toBeLessThanOrEqual(200);
+    // The retention watch sees the backlog grow (it checks every 15 s): unread, but nothing discarded yet.
+    const backlog = /consumer_backlog_ratio\{stream="TELEMETRY",consumer="fs_influx_raw"\} (\S+)/.exec(await registry.metrics());
+    expect(Number(backlog?.[1])).toBeGreaterThan(0);
+    expect(Number(backlog?.[1])).toBeLessThan(1);
+    expect(await registry.metrics()).not.toMatch(/consumer_retention_overruns_total\{/);
     await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - outageStart))));
     await vm.start();
 
