@@ -67,6 +67,14 @@ async function streamCount(jsm: JetStreamManager, name: string): Promise<number>
   return jsm.streams.info(name).then((i) => i.state.messages, () => 0);
 }
 
+/**
+ * Messages a stream has stored since it was made (its last sequence): unlike its message count, not
+ * lowered when its limits discard old ones (1 GiB of TELEMETRY is ~2.1M readings: a long step passes it).
+ */
+async function storedEver(jsm: JetStreamManager, name: string): Promise<number> {
+  return jsm.streams.info(name).then((i) => i.state.last_seq, () => 0);
+}
+
 /** Samples a process's RSS every 250 ms; `stop()` returns the peak. */
 function rssSampler(pid: number): { stop(): number } {
   let peak = procSample(pid)?.rssBytes ?? 0;
@@ -136,7 +144,7 @@ async function runStep(
   let drainMs: number | undefined;
   let jsDrainMs: number | undefined;
   while (Date.now() - tEnd < DRAIN_TIMEOUT_MS) {
-    [telemetry, stored] = await Promise.all([streamCount(jsm, "TELEMETRY"), vmSampleCount(vmUrl, "sensor_reading_temperature")]);
+    [telemetry, stored] = await Promise.all([storedEver(jsm, "TELEMETRY"), vmSampleCount(vmUrl, "sensor_reading_temperature")]);
     if (jsDrainMs === undefined && telemetry >= total) jsDrainMs = Date.now() - tEnd;
     if (telemetry >= total && stored >= total) {
       drainMs = Date.now() - tEnd;
