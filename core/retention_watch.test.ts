@@ -50,12 +50,12 @@ describe("retention watch", () => {
     await drain("reader");
     await watch.check();
     // One check alone reports nothing (a sparse consumer may be about to catch up).
-    expect(await metric(await registry.metrics(), "fleetstream_consumer_retention_overruns_total", "stalled")).toBeUndefined();
+    expect(await metric(await registry.metrics(), "fleetstream_consumer_retention_overruns_total", "stalled")).toBe(0);
     await watch.check();
     await watch.check();
     text = await registry.metrics();
     expect(await metric(text, "fleetstream_consumer_retention_overruns_total", "stalled")).toBe(1);
-    expect(await metric(text, "fleetstream_consumer_retention_overruns_total", "reader")).toBeUndefined();
+    expect(await metric(text, "fleetstream_consumer_retention_overruns_total", "reader")).toBe(0);
     const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(warned).toHaveLength(1);
     expect(warned[0]).toMatchObject({ level: "warn", stream: "RW", consumer: "stalled", discardedSeqs: "1-150" });
@@ -73,6 +73,6 @@ describe("retention watch", () => {
     expect(await metric(text, "fleetstream_consumer_retention_overruns_total", "stalled")).toBe(2);
     expect(lines).toHaveLength(2);
     for (const u of unwatch) u();
-    expect(await registry.metrics()).not.toMatch(/fleetstream_consumer_backlog_ratio\{/);
+    expect(await registry.metrics()).not.toMatch(/fleetstream_consumer_(backlog_ratio|retention_overruns_total)\{/);
   });
 });

@@ -140,6 +140,8 @@ export function createRetentionWatch(nc: NatsConnection, registry: Registry, log
     add(stream, durable) {
       const w: Watched = { stream, durable, behind: false, reported: false };
       watched.add(w);
+      // The series exists from the start at 0, so that Prometheus' increase() sees the first overrun.
+      m.overruns.labels(stream, durable).inc(0);
       if (!timer) {
         timer = setInterval(() => void check(), o.intervalMs);
         timer.unref();
@@ -149,6 +151,7 @@ export function createRetentionWatch(nc: NatsConnection, registry: Registry, log
       return () => {
         watched.delete(w);
         m.backlog.remove(stream, durable);
+        m.overruns.remove(stream, durable);
         if (watched.size === 0 && timer) {
           clearInterval(timer);
           timer = undefined;

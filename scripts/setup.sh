@@ -5,6 +5,9 @@
 #   - nats-server >= 2.10: from PATH if new enough, else Debian trixie's 2.10.27 fetched with a private
 #     apt list folder and unpacked with dpkg-deb into .tools/ (no system package is changed)
 #   - mosquitto, victoria-metrics and influxdb (1.x) from the system's own Debian packages
+#   - prometheus and promtool (tests of the compose stack's Prometheus config, alert rules and the
+#     pipeline-health dashboard's queries): the system's Debian package, downloaded and unpacked into
+#     .tools/ (not installed: no service)
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,4 +72,15 @@ SRC
   chmod +x "$TOOLS/bin/nats-server"
 fi
 nats_ok "$TOOLS/bin/nats-server" || { log "nats-server >= 2.10 could not be installed"; exit 1; }
-log "ready: $("$TOOLS/bin/nats-server" --version), mosquitto, victoria-metrics, influxd $(influxd version 2>/dev/null | head -1 | awk '{print $2}')"
+
+# --- prometheus + promtool, unpacked (no service)
+if [ ! -x "$TOOLS/bin/promtool" ] || [ ! -x "$TOOLS/bin/prometheus" ]; then
+  log "fetching prometheus (with promtool) from Debian into .tools/"
+  PD=$TOOLS/prometheus-deb
+  rm -rf "$PD" && mkdir -p "$PD"
+  (cd "$PD" && { apt-get download prometheus >/dev/null 2>&1 || { $SUDO apt-get update -qq && apt-get download prometheus >/dev/null 2>&1; }; })
+  dpkg-deb -x "$PD"/prometheus_*.deb "$PD/x"
+  cp "$PD/x/usr/bin/prometheus" "$PD/x/usr/bin/promtool" "$TOOLS/bin/"
+  rm -rf "$PD"
+fi
+log "ready: $("$TOOLS/bin/nats-server" --version), mosquitto, victoria-metrics, influxd $(influxd version 2>/dev/null | head -1 | awk '{print $2}'), prometheus $("$TOOLS/bin/prometheus" --version 2>&1 | head -1 | awk '{print $3}')"

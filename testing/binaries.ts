@@ -1,4 +1,4 @@
-/** Where the servers the tests need are installed (scripts/setup.sh puts nats-server in .tools/bin). */
+/** Where the servers the tests need are installed (scripts/setup.sh puts nats-server, prometheus and promtool in .tools/bin). */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../core/project_root.ts";
@@ -15,4 +15,6 @@ export const binaries = {
   mosquitto: () => first([process.env.MOSQUITTO_BIN, "/usr/sbin/mosquitto", "/usr/bin/mosquitto"], "mosquitto"),
   victoriaMetrics: () => first([process.env.VICTORIA_METRICS_BIN, "/usr/bin/victoria-metrics"], "victoria-metrics"),
   influxd: () => first([process.env.INFLUXD_BIN, "/usr/bin/influxd"], "influxd (InfluxDB 1.x)"),
+  prometheus: () => first([process.env.PROMETHEUS_BIN, join(ROOT, ".tools/bin/prometheus"), "/usr/bin/prometheus"], "prometheus"),
+  promtool: () => first([process.env.PROMTOOL_BIN, join(ROOT, ".tools/bin/promtool"), "/usr/bin/promtool"], "promtool"),
 };

@@ -4,3 +4,4 @@ export * from "./binaries.ts";
 export * from "./nats_server.ts";
 export * from "./mosquitto.ts";
 export * from "./influx_stores.ts";
+export * from "./prometheus.ts";
