@@ -137,8 +137,9 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
   let pending: Promise<void>[] = [];
   let failure: Error | undefined;
   let lastMsg: JsMsg | undefined;
+  /** The device of the last event applied: the watermark-delay gauge follows it. */
+  let lastDevice: string | undefined;
   let unacked = 0;
-  let seen = 0;
   let sourceSub: Subscription | undefined;
   let pipeSub: Subscription | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -268,7 +269,6 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
   const onMessage = (msg: JsMsg) => {
     lastMsg = msg;
     unacked++;
-    if ((++seen & 255) === 0) m.lag.set(msg.info.pending);
     const seq = streamSeqOf(msg);
     let ev: InputEvent<SensorReadingData | LocationData>;
     try {
@@ -291,10 +291,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
     ev.raw = msg;
     counts.applied++;
     input.next(ev);
-    if ((seen & 255) === 0 && kind === "telemetry") {
-      const w = winStore.get(device);
-      if (w && Number.isFinite(w.watermark)) m.wmDelay.set((deps.clock.now() - w.watermark) / 1000);
-    }
+    lastDevice = device;
     maybeCheckpoint();
   };
 
@@ -310,8 +307,19 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
     o: outbox?.map((x) => ({ s: x.subject, b: x.body, h: headersToRecord(x.headers) ?? {} })),
   });
 
+  /**
+   * The lag and watermark-delay gauges, at each checkpoint (every `checkpointInterval`): sampled per
+   * message count instead, a partition of a small fleet left them unset for minutes.
+   */
+  const sampleGauges = () => {
+    if (lastMsg) m.lag.set(lastMsg.info.pending);
+    const w = kind === "telemetry" && lastDevice !== undefined ? winStore.get(lastDevice) : undefined;
+    if (w && Number.isFinite(w.watermark)) m.wmDelay.set((deps.clock.now() - w.watermark) / 1000);
+  };
+
   const checkpointOnce = async () => {
     const t0 = performance.now();
+    sampleGauges();
     flushCounts();
     // Processing-time rules, recorded in this checkpoint before anything they cause is published.
     const outbox: Outgoing[] = [];
