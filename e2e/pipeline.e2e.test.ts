@@ -1,22 +1,44 @@
 // Proves the whole pipeline — simulated devices -> Mosquitto -> gateway -> JetStream -> processors ->
-// InfluxDB 1.6 — lands every window within its SLA (window + allowed lateness + 5 s), and that every
-// dashboard query returns rows from what the real pipeline wrote.
+// InfluxDB 1.6, with fan-out rules to webhooks — lands every window within its SLA (window + allowed
+// lateness + 5 s); that every InfluxQL dashboard query returns rows from what the real pipeline wrote;
+// and that a real Prometheus scraping the same process evaluates every pipeline-health query (rows
+// from all that the run exercises) and loads the compose stack's alert rules.
 import type { NatsConnection } from "@nats-io/transport-node";
+import mqtt from "mqtt";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, type Config } from "../core/config.ts";
 import { silentLogger } from "../core/logger.ts";
-import { createRegistry } from "../core/metrics.ts";
+import { createRegistry, startOpsServer, type OpsServer } from "../core/metrics.ts";
 import { connectNats } from "../core/nats.ts";
 import { ensureStreams } from "../core/streams.ts";
 import { expandInfluxQl, listPanelQueries } from "../dashboards/queries.ts";
 import { createGateway, type Gateway } from "../gateway/gateway.ts";
+import { createFanout, type Fanout } from "../processors/fanout/fanout.ts";
 import { createProcessor, type Processor } from "../processors/processor.ts";
 import { createInfluxSink, type InfluxSink } from "../processors/sinks/influx_sink.ts";
 import { createSimulator, fromConfig } from "../simulator/mod.ts";
 import {
-  createInfluxDb, influxQl, startInfluxDb1, startMosquitto, startNatsServer,
-  type MosquittoHandle, type NatsServerHandle, type StoreHandle,
+  createInfluxDb, freePort, influxQl, startInfluxDb1, startMosquitto, startNatsServer, startPrometheus,
+  type MosquittoHandle, type NatsServerHandle, type PrometheusHandle, type StoreHandle,
 } from "../testing/mod.ts";
+
+const ALERTS = join(dirname(fileURLToPath(import.meta.url)), "..", "deploy", "prometheus", "alerts.yml");
+/**
+ * Pipeline-health queries a clean run does not exercise: no late, out-of-order or duplicate events,
+ * no store errors, no processor or sink dead letters. They must still evaluate; they may be empty.
+ */
+const QUIET_IN_A_CLEAN_RUN = [
+  "fleetstream_processor_late_events_total",
+  "fleetstream_processor_duplicates_total",
+  "fleetstream_processor_out_of_order_total",
+  "fleetstream_sink_write_errors_total",
+  "fleetstream_processor_dlq_total",
+  "fleetstream_sink_dlq_total",
+];
 
 const WINDOW_MS = 10_000;
 const LATENESS_MS = 5_000;
@@ -32,6 +54,11 @@ describe("end to end: devices to InfluxDB", () => {
   let gateway: Gateway;
   let processor: Processor;
   let sink: InfluxSink;
+  let fanout: Fanout;
+  let ops: OpsServer;
+  let prom: PrometheusHandle;
+  let hook: Server;
+  let hooked = 0;
   let from = 0;
   let to = 0;
   /** When the test consumer first saw each window point, keyed `device|start`. */
@@ -42,6 +69,18 @@ describe("end to end: devices to InfluxDB", () => {
   beforeAll(async () => {
     [ns, mq, influx] = await Promise.all([startNatsServer(), startMosquitto(), startInfluxDb1()]);
     await createInfluxDb(influx.url, DB);
+    // A webhook that takes every window result, and a port where nothing listens (its rule dead-letters).
+    hook = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        hooked++;
+        res.statusCode = 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/windows`;
+    const deadUrl = `http://127.0.0.1:${await freePort()}/nobody`;
     cfg = loadConfig({
       env: {},
       overrides: {
@@ -50,26 +89,44 @@ describe("end to end: devices to InfluxDB", () => {
         influx: { url: influx.url, api: "v1", db: DB, flushInterval: 250 },
         processor: { windows: [{ type: "tumbling", size: WINDOW_MS }], maxOutOfOrder: 1000, allowedLateness: LATENESS_MS, idleTimeout: 3000 },
         http: { port: 0 },
+        rules: [
+          { name: "windows_hook", pattern: { type: ["WindowAggregateComputed"] }, target: { type: "webhook", url: hookUrl, timeout: 2000 } },
+          {
+            name: "dead_hook",
+            pattern: { type: ["WindowAggregateComputed"], subject: ["e2e-sensor-0001"] },
+            target: { type: "webhook", url: deadUrl, timeout: 500 },
+            maxAttempts: 2,
+            backoff: { initial: 50, max: 100 },
+          },
+        ],
       },
     });
     nc = await connectNats(cfg.nats, silentLogger, "e2e");
     await ensureStreams(nc, cfg);
-    const registry = createRegistry();
+    // As every fleetstream process has it: with the process metrics (memory) beside its own.
+    const registry = createRegistry({ defaultMetrics: true });
     const deps = { nc, cfg, log: silentLogger, registry };
     processor = createProcessor(deps, { ensureStreams: false });
     sink = createInfluxSink(deps);
     gateway = createGateway(deps);
+    fanout = createFanout(deps);
     await processor.start();
     await sink.start();
+    await fanout.start();
     await gateway.start();
+    ops = await startOpsServer(registry, { port: 0, host: "127.0.0.1" });
+    prom = await startPrometheus({ targets: [`127.0.0.1:${ops.port}`], job: "fleetstream-e2e", ruleFiles: [ALERTS] });
   });
 
   afterAll(async () => {
     await gateway?.stop();
     await processor?.stop();
     await sink?.stop();
+    await fanout?.stop();
+    await ops?.close();
     await nc?.close();
-    await Promise.all([ns?.cleanup(), mq?.cleanup(), influx?.cleanup()]);
+    await new Promise((r) => hook?.close(r));
+    await Promise.all([ns?.cleanup(), mq?.cleanup(), influx?.cleanup(), prom?.cleanup()]);
   });
 
   it("lands every window within window + lateness + 5 s", async () => {
@@ -132,4 +189,40 @@ describe("end to end: devices to InfluxDB", () => {
     }
     expect(empty).toEqual([]);
   });
+  it("a real Prometheus evaluates every pipeline-health query, with rows for all the run exercised, and loads the alert rules", async () => {
+    expect(to).toBeGreaterThan(0);
+    // Input the gateway must reject, so that its rejections have a series.
+    const bad = await mqtt.connectAsync(mq.url, { clientId: "e2e-bad-device" });
+    await bad.publishAsync("devices/e2e-bad/telemetry", "{not json", { qos: 1 });
+    await bad.publishAsync("devices/e2e-bad/telemetry", JSON.stringify({ metrics: "no" }), { qos: 1 });
+    await bad.endAsync();
+    // Every window reached the live webhook; the dead one has dead-lettered some.
+    expect(hooked).toBeGreaterThan(0);
+    const queries = listPanelQueries().filter((q) => q.language === "promql");
+    expect(queries.length).toBeGreaterThan(20);
+    // Grafana's $__rate_interval, for a 1 s scrape; a window of 2 minutes reaches back over the whole run.
+    const expand = (q: string) => q.replaceAll("$__rate_interval", "2m").replaceAll("$__range", "2m");
+    const empty = async () => {
+      const out: string[] = [];
+      for (const q of queries) {
+        const rows = await prom.query(expand(q.query)).catch((e: Error) => {
+          throw new Error(`${q.dashboardUid} / ${q.panelTitle}: ${e.message}\n${q.query}`);
+        });
+        if (rows.length === 0) out.push(`${q.panelTitle}: ${q.query}`);
+      }
+      return out;
+    };
+    // Scrapes are 1 s apart; allow a few for the last counters to land.
+    let missing: string[] = [];
+    const deadline = Date.now() + 20_000;
+    do {
+      missing = (await empty()).filter((e) => !QUIET_IN_A_CLEAN_RUN.some((m) => e.includes(m)));
+      if (missing.length === 0) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    } while (Date.now() < deadline);
+    expect(missing, "pipeline-health queries with no rows").toEqual([]);
+    expect((await prom.rules()).sort()).toEqual(["FleetstreamConsumerLosingMessages", "FleetstreamConsumerNearRetention", "FleetstreamProcessDown", "FleetstreamStoreWritesFailing"]);
+    // Nothing to alert on in a clean run.
+    expect(await prom.query(`ALERTS{alertstate="firing"}`)).toEqual([]);
+  }, 60_000);
 });
