@@ -90,16 +90,16 @@ export function createRetentionWatch(nc: NatsConnection, registry: Registry, log
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
-  async function checkOne(w: Watched, firstSeqs: Map<string, Promise<{ first: number; last: number } | undefined>>): Promise<void> {
+  async function checkOne(w: Watched, streams: Map<string, Promise<{ first: number; last: number } | undefined>>): Promise<void> {
     jsm ??= await jetstreamManager(nc);
     const jm = jsm;
-    let stream = firstSeqs.get(w.stream);
+    let stream = streams.get(w.stream);
     if (!stream) {
       stream = jm.streams.info(w.stream).then((i) => ({ first: i.state.first_seq, last: i.state.last_seq }), () => undefined);
-      firstSeqs.set(w.stream, stream);
+      streams.set(w.stream, stream);
     }
     const [s, ci] = await Promise.all([stream, jm.consumers.info(w.stream, w.durable).catch(() => undefined)]);
-    if (!s || !ci) return;
+    if (!s || !ci || !watched.has(w)) return;
     // A consumer that has delivered nothing yet starts at the oldest message retained when first seen.
     const position = ci.delivered.stream_seq || (w.start ??= s.first - 1);
     const unread = ci.num_pending > 0 ? Math.max(0, s.last - position) : 0;
@@ -123,10 +123,10 @@ export function createRetentionWatch(nc: NatsConnection, registry: Registry, log
   async function check(): Promise<void> {
     // One round at a time; a call during a round waits for it.
     while (running) await running;
-    const firstSeqs = new Map<string, Promise<{ first: number; last: number } | undefined>>();
+    const streams = new Map<string, Promise<{ first: number; last: number } | undefined>>();
     running = Promise.all(
       [...watched].map((w) =>
-        checkOne(w, firstSeqs).catch((e) => log.debug("retention check failed", { stream: w.stream, consumer: w.durable, err: e })),
+        checkOne(w, streams).catch((e) => log.debug("retention check failed", { stream: w.stream, consumer: w.durable, err: e })),
       ),
     ).then(() => {});
     try {
