@@ -100,6 +100,11 @@ export class SinkBatch {
     this.times = [];
   }
 
+  /** Messages added since the last `clear`: the index the next one gets. */
+  get size(): number {
+    return this.times.length;
+  }
+
   /** Maps the next message; returns false when it maps to no point (it fails in `write`). */
   add(msg: SinkMessage): boolean {
     const i = this.times.length;
@@ -193,11 +198,10 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
   const consumer = (name: string, raw: boolean, stream: string, writer: PointWriter): StreamingBatchHandler => {
     const batch = new SinkBatch(raw);
     let unmapped = new Map<number, JsMsg>();
-    let taken = 0;
     return {
       take(m) {
-        if (!batch.add(m)) unmapped.set(taken, m);
-        taken++;
+        const i = batch.size;
+        if (!batch.add(m)) unmapped.set(i, m);
       },
       async write(signal, replies) {
         const { failed, stored } = await batch.write(writer, signal);
@@ -212,7 +216,6 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
       clear() {
         batch.clear();
         unmapped = new Map();
-        taken = 0;
       },
     };
   };
