@@ -115,7 +115,7 @@ export class Sequencer<D = unknown> {
   forget(ev: InputEvent<D>): void {
     const seq = ev.seq;
     if (seq !== undefined && this.next !== undefined && seq < this.next && !this.buffer.has(seq)) {
-      if (!this.missing.some(([a, b]) => seq >= a && seq <= b)) this.addMissing(seq, seq);
+      if (this.missingIndex(seq) < 0) this.addMissing(seq, seq);
       if (this.isSeqId(ev.id, seq)) return;
     }
     const key = this.idKey(ev.id);
@@ -193,8 +193,13 @@ export class Sequencer<D = unknown> {
     if (this.missing.length > this.opts.missingRanges) this.missing.shift();
   }
 
+  /** The missing range holding `seq`, or -1. */
+  private missingIndex(seq: number): number {
+    return this.missing.findIndex(([a, b]) => seq >= a && seq <= b);
+  }
+
   private takeMissing(seq: number): boolean {
-    const i = this.missing.findIndex(([a, b]) => seq >= a && seq <= b);
+    const i = this.missingIndex(seq);
     if (i < 0) return false;
     const [a, b] = this.missing[i]!;
     const parts: Array<[number, number]> = [];
