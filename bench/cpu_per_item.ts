@@ -1,7 +1,8 @@
 /**
- * The measuring loop of the CPU micro-benchmarks: one warm-up, then 7 measurements of process CPU
- * time, each after a full GC so that none pays for garbage of the one before. Reports the median
- * and the range: other load on the machine (it may be shared) only ever adds time.
+ * The CPU micro-benchmarks' measuring loop and the readings they feed. The loop: one warm-up, then
+ * 7 measurements of process CPU time, each after a full GC so that none pays for garbage of the one
+ * before. Reports the median and the range: other load on the machine (it may be shared) only ever
+ * adds time.
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -22,4 +23,15 @@ export async function reportCpuPerItem(name: string, unit: string, items: number
   }
   per.sort((a, b) => a - b);
   process.stdout.write(`${name}: ${per[3]!.toFixed(0)} ns CPU per ${unit} (median of 7; ${per[0]!.toFixed(0)}-${per[6]!.toFixed(0)})\n`);
+}
+
+/**
+ * The readings the CPU micro-benchmarks feed: 2000 canonical readings from 200 devices, received in
+ * the same few milliseconds around `now`, as at high rates.
+ */
+export function sampleReadings(now: number): Array<{ topic: string; payload: Buffer }> {
+  return Array.from({ length: 2000 }, (_, i) => ({
+    topic: `devices/sensor-${i % 200}/telemetry`,
+    payload: Buffer.from(JSON.stringify({ ts: now - 5 + (i % 3), seq: i, id: `r-${i}`, metrics: { temperature: 21.5 + i / 1000, humidity: 40.25 + (i % 7) } })),
+  }));
 }

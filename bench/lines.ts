@@ -11,16 +11,15 @@ import { subjects } from "../core/subjects.ts";
 import { createNormalizer } from "../gateway/normalizer.ts";
 import { writeMessages } from "../processors/sinks/influx_sink.ts";
 import type { PointWriter } from "../processors/sinks/point_writer.ts";
-import { reportCpuPerItem } from "./cpu_per_item.ts";
+import { reportCpuPerItem, sampleReadings } from "./cpu_per_item.ts";
 
 export async function run(args: string[]): Promise<void> {
   const rounds = Number(args[0] ?? 50);
   const cfg = loadConfig({ env: {}, overrides: {} });
   const n = createNormalizer({ gatewayId: "bench", routes: cfg.routes, limits: cfg.limits, subjects: subjects("iot", 8) });
   const now = Date.now();
-  const msgs = Array.from({ length: 2000 }, (_, i) => {
-    const payload = Buffer.from(JSON.stringify({ ts: now - 5 + (i % 3), seq: i, id: `r-${i}`, metrics: { temperature: 21.5 + i / 1000, humidity: 40.25 + (i % 7) } }));
-    const ev = n.normalize(`devices/sensor-${i % 200}/telemetry`, payload, now).events[0]!;
+  const msgs = sampleReadings(now).map(({ topic, payload }) => {
+    const ev = n.normalize(topic, payload, now).events[0]!;
     // As nats.js holds a received message before anyone reads its headers: raw bytes and header length.
     const block = (ev.headers as EventHeaders).encode();
     const raw = Buffer.concat([block, Buffer.from(ev.body)]);

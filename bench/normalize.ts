@@ -7,17 +7,14 @@
 import { loadConfig } from "../core/config.ts";
 import { subjects } from "../core/subjects.ts";
 import { createNormalizer } from "../gateway/normalizer.ts";
-import { reportCpuPerItem } from "./cpu_per_item.ts";
+import { reportCpuPerItem, sampleReadings } from "./cpu_per_item.ts";
 
 export async function run(args: string[]): Promise<void> {
   const rounds = Number(args[0] ?? 100);
   const cfg = loadConfig({ env: {}, overrides: {} });
   const n = createNormalizer({ gatewayId: "bench", routes: cfg.routes, limits: cfg.limits, subjects: subjects("iot", 8) });
   const now = Date.now();
-  const msgs = Array.from({ length: 2000 }, (_, i) => ({
-    topic: `devices/sensor-${i % 200}/telemetry`,
-    payload: Buffer.from(JSON.stringify({ ts: now - 5 + (i % 3), seq: i, id: `r-${i}`, metrics: { temperature: 21.5 + i / 1000, humidity: 40.25 + (i % 7) } })),
-  }));
+  const msgs = sampleReadings(now);
   let events = 0;
   await reportCpuPerItem("normalize", "reading", rounds * msgs.length, () => {
     for (let k = 0; k < rounds; k++) for (const m of msgs) events += n.normalize(m.topic, m.payload, now + (k & 1)).events.length;
