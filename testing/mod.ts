@@ -5,3 +5,4 @@ export * from "./nats_server.ts";
 export * from "./mosquitto.ts";
 export * from "./influx_stores.ts";
 export * from "./prometheus.ts";
+export * from "./metric_names.ts";
