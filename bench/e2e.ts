@@ -48,6 +48,8 @@ interface Step {
   cpuPct: number;
   /** fleetstream CPU time per reading of the step (load-independent-ish: the machine is shared). */
   cpuUsPerMsg: number;
+  /** nats-server's CPU time per reading over the step and its drain (it serves the whole pipeline). */
+  natsUsPerMsg: number;
   /** Every core of the machine (broker, nats-server, store, generator, fleetstream), % busy over the step and drain. */
   boxPct: number;
   status: string;
@@ -59,6 +61,7 @@ interface PassResult {
   stored: number;
   peakRssMb: number;
   cpuUsPerMsg: number;
+  natsUsPerMsg: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -87,10 +90,22 @@ function rssSampler(pid: number): { stop(): number } {
   };
 }
 
-async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, mqttUrl: string, count: number, devices: number): Promise<PassResult> {
+/** CPU seconds of a process since the last call (0 the first time, or when it is gone). */
+function cpuMeter(pid: number | undefined): () => number {
+  let last = pid === undefined ? 0 : (procSample(pid)?.cpuSeconds ?? 0);
+  return () => {
+    const now = pid === undefined ? last : (procSample(pid)?.cpuSeconds ?? last);
+    const d = now - last;
+    last = now;
+    return d;
+  };
+}
+
+async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, natsPid: number | undefined, mqttUrl: string, count: number, devices: number): Promise<PassResult> {
   const pass = await startPassthrough({ natsUrl, mqttUrl, stream: "E2E_PASS", subject: "e2epass" });
   const rss = rssSampler(pass.pid);
   const cpu0 = procSample(pass.pid)?.cpuSeconds ?? 0;
+  const natsCpu = cpuMeter(natsPid);
   try {
     // Flat out: as fast as the generator gets PUBACKs with 1000 in flight.
     const samples: Array<{ t: number; n: number }> = [];
@@ -110,7 +125,8 @@ async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, mqttUr
     const last = samples.find((s) => s.n >= load.acked) ?? samples[samples.length - 1]!;
     const rate = first && last.t > first.t ? (last.n - first.n) / ((last.t - first.t) / 1000) : 0;
     const cpu = (procSample(pass.pid)?.cpuSeconds ?? cpu0) - cpu0;
-    return { rate, generated: load.acked, stored: last.n, peakRssMb: rss.stop() / MB, cpuUsPerMsg: (cpu / Math.max(1, last.n)) * 1e6 };
+    const n = Math.max(1, last.n);
+    return { rate, generated: load.acked, stored: last.n, peakRssMb: rss.stop() / MB, cpuUsPerMsg: (cpu / n) * 1e6, natsUsPerMsg: (natsCpu() / n) * 1e6 };
   } finally {
     rss.stop();
     await pass.stop();
@@ -120,6 +136,7 @@ async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, mqttUr
 
 async function runStep(
   fs: FleetstreamProcess,
+  natsPid: number | undefined,
   jsm: JetStreamManager,
   vmUrl: string,
   mqttUrl: string,
@@ -131,6 +148,7 @@ async function runStep(
 ): Promise<Step> {
   const h0 = await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" });
   const cpu0 = procSample(fs.pid)?.cpuSeconds ?? 0;
+  const natsCpu = cpuMeter(natsPid);
   const box0 = machineCpu();
   const t0 = Date.now();
   const rss = rssSampler(fs.pid);
@@ -181,6 +199,7 @@ async function runStep(
     heapMb: heap / MB,
     cpuPct,
     cpuUsPerMsg: (cpuSec / Math.max(1, load.acked)) * 1e6,
+    natsUsPerMsg: (natsCpu() / Math.max(1, load.acked)) * 1e6,
     boxPct,
     status,
   };
@@ -193,10 +212,10 @@ function printReport(steps: Step[], passes: PassResult[], idleRssMb: number, hwm
   w(`end-to-end benchmark: ${devices} simulated sensors -> Mosquitto (QoS 1, MQTT 5) -> fleetstream start (broker intake, processors, sink) -> JetStream + VictoriaMetrics`);
   w(`steps of ${stepMs / 1000} s; "ok" = every reading the broker acknowledged is in TELEMETRY and in VictoriaMetrics within ${KEEP_UP_MS / 1000} s of the last PUBACK`);
   w("");
-  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"ingest/s".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)} ${"box %".padStart(5)}  status`);
+  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"ingest/s".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)} ${"nats us/msg".padStart(11)} ${"box %".padStart(5)}  status`);
   for (const s of steps) {
     w(
-      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${f(s.ingest).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)} ${f(s.boxPct).padStart(5)}  ${s.status}`,
+      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${f(s.ingest).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)} ${f(s.natsUsPerMsg).padStart(11)} ${f(s.boxPct).padStart(5)}  ${s.status}`,
     );
   }
   const ok = steps.filter((s) => s.status === "ok" || s.status === "generator/broker limit");
@@ -209,7 +228,7 @@ function printReport(steps: Step[], passes: PassResult[], idleRssMb: number, hwm
   if (passes.length > 0) {
     const mean = (k: "rate" | "cpuUsPerMsg") => passes.reduce((a, p) => a + p[k], 0) / passes.length;
     const pass = { rate: mean("rate"), cpuUsPerMsg: mean("cpuUsPerMsg") };
-    const each = passes.map((p) => `${f(p.rate)} (${p.stored}/${p.generated} stored, peak RSS ${f(p.peakRssMb)} MB, ${f(p.cpuUsPerMsg)} CPU us/msg)`);
+    const each = passes.map((p) => `${f(p.rate)} (${p.stored}/${p.generated} stored, peak RSS ${f(p.peakRssMb)} MB, ${f(p.cpuUsPerMsg)} CPU us/msg, nats-server ${f(p.natsUsPerMsg)})`);
     w(`passthrough (same run):  ${f(pass.rate)} msgs/s${passes.length > 1 ? " mean" : ""}  (raw MQTT -> JetStream, no validation, PUBACK not held)`);
     w(`                         ${passes.length > 1 ? `before fleetstream: ${each[0]}; after: ${each[1]}` : each[0]}`);
     if (best && pass.rate > 0) {
@@ -234,7 +253,7 @@ function printReport(steps: Step[], passes: PassResult[], idleRssMb: number, hwm
   w(`${LATENCY} histogram (difference of /metrics scrapes around each step; interpolated inside buckets`);
   w("0.01/0.025/0.05/0.1/0.25/0.5/0.75/1/1.5/2/3/5/10/30/60 s, so only bucket-resolution). Includes the sink's batching (fetch");
   w("of up to influx.batchSize (1000) readings or 1 s). RSS and CPU: /proc of the fleetstream process (peak VmRSS sampled every 250 ms; CPU % of one core,");
-  w("CPU us/msg: the process's CPU time over the step and its drain divided by the readings). box %: every core of the machine busy over the");
+  w("CPU us/msg: the process's CPU time over the step and its drain divided by the readings; nats us/msg: the same for nats-server). box %: every core of the machine busy over the");
   w("step and its drain (broker, nats-server, store, generator and fleetstream together; near 100 the machine, not fleetstream, is the limit).");
   w("The machine may be shared: figures are under its load.");
   w("The ratio compares a stepped, loss-checked rate with the passthrough's flat-out rate. A step passes with up to");
@@ -274,7 +293,7 @@ export async function run(args: string[]): Promise<void> {
     const measurePass = async (when: string) => {
       if (values["skip-passthrough"]) return;
       log(`passthrough ${when}: generator flat out`);
-      const p = await measurePassthrough(jsm, ns.url, mq.url, Number(values["pass-count"]), devices);
+      const p = await measurePassthrough(jsm, ns.url, ns.pid, mq.url, Number(values["pass-count"]), devices);
       passes.push(p);
       log(`passthrough ${when}: ${p.rate.toFixed(0)} msgs/s`);
     };
@@ -287,7 +306,7 @@ export async function run(args: string[]): Promise<void> {
     const seq = { next: 0 };
     for (const target of rates) {
       log(`step ${target}/s`);
-      const s = await runStep(fs, jsm, vm.url, mq.url, target, stepMs, devices, acked, seq);
+      const s = await runStep(fs, ns.pid, jsm, vm.url, mq.url, target, stepMs, devices, acked, seq);
       acked += s.acked;
       steps.push(s);
       log(`step ${target}/s: achieved ${s.achieved.toFixed(0)}/s, ${s.status}`);
@@ -298,7 +317,7 @@ export async function run(args: string[]): Promise<void> {
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
       while (Date.now() < deadline && (await vmSampleCount(vm.url, "sensor_reading_temperature")) < acked) await sleep(500);
       log(`RSS probe: ${RSS_PROBE_RATE}/s`);
-      const s = await runStep(fs, jsm, vm.url, mq.url, RSS_PROBE_RATE, stepMs, devices, acked, seq);
+      const s = await runStep(fs, ns.pid, jsm, vm.url, mq.url, RSS_PROBE_RATE, stepMs, devices, acked, seq);
       acked += s.acked;
       steps.push({ ...s, status: `RSS probe beyond the ladder: ${s.status}` });
     }
