@@ -90,22 +90,18 @@ function rssSampler(pid: number): { stop(): number } {
   };
 }
 
-/** CPU seconds of a process since the last call (0 the first time, or when it is gone). */
-function cpuMeter(pid: number | undefined): () => number {
-  let last = pid === undefined ? 0 : (procSample(pid)?.cpuSeconds ?? 0);
-  return () => {
-    const now = pid === undefined ? last : (procSample(pid)?.cpuSeconds ?? last);
-    const d = now - last;
-    last = now;
-    return d;
-  };
+/** Starts counting a process's CPU time: the function returned gives the CPU seconds it has used since (0 when there is no such process). */
+function cpuClock(pid: number | undefined): () => number {
+  const at = (fallback: number) => (pid === undefined ? fallback : (procSample(pid)?.cpuSeconds ?? fallback));
+  const start = at(0);
+  return () => at(start) - start;
 }
 
 async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, natsPid: number | undefined, mqttUrl: string, count: number, devices: number): Promise<PassResult> {
   const pass = await startPassthrough({ natsUrl, mqttUrl, stream: "E2E_PASS", subject: "e2epass" });
   const rss = rssSampler(pass.pid);
-  const cpu0 = procSample(pass.pid)?.cpuSeconds ?? 0;
-  const natsCpu = cpuMeter(natsPid);
+  const passCpu = cpuClock(pass.pid);
+  const natsCpu = cpuClock(natsPid);
   try {
     // Flat out: as fast as the generator gets PUBACKs with 1000 in flight.
     const samples: Array<{ t: number; n: number }> = [];
@@ -124,9 +120,8 @@ async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, natsPi
     const first = samples.find((s) => s.n > 0);
     const last = samples.find((s) => s.n >= load.acked) ?? samples[samples.length - 1]!;
     const rate = first && last.t > first.t ? (last.n - first.n) / ((last.t - first.t) / 1000) : 0;
-    const cpu = (procSample(pass.pid)?.cpuSeconds ?? cpu0) - cpu0;
     const n = Math.max(1, last.n);
-    return { rate, generated: load.acked, stored: last.n, peakRssMb: rss.stop() / MB, cpuUsPerMsg: (cpu / n) * 1e6, natsUsPerMsg: (natsCpu() / n) * 1e6 };
+    return { rate, generated: load.acked, stored: last.n, peakRssMb: rss.stop() / MB, cpuUsPerMsg: (passCpu() / n) * 1e6, natsUsPerMsg: (natsCpu() / n) * 1e6 };
   } finally {
     rss.stop();
     await pass.stop();
@@ -147,8 +142,8 @@ async function runStep(
   seq: { next: number },
 ): Promise<Step> {
   const h0 = await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" });
-  const cpu0 = procSample(fs.pid)?.cpuSeconds ?? 0;
-  const natsCpu = cpuMeter(natsPid);
+  const fsCpu = cpuClock(fs.pid);
+  const natsCpu = cpuClock(natsPid);
   const box0 = machineCpu();
   const t0 = Date.now();
   const rss = rssSampler(fs.pid);
@@ -171,7 +166,8 @@ async function runStep(
     await sleep(200);
   }
   const peakRss = rss.stop();
-  const cpuSec = (procSample(fs.pid)?.cpuSeconds ?? cpu0) - cpu0;
+  const cpuSec = fsCpu();
+  const natsSec = natsCpu();
   const cpuPct = (cpuSec / ((Date.now() - t0) / 1000)) * 100;
   const boxPct = machineBusyPct(box0, machineCpu());
   const lat = histogramDelta(h0, await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" }));
@@ -199,7 +195,7 @@ async function runStep(
     heapMb: heap / MB,
     cpuPct,
     cpuUsPerMsg: (cpuSec / Math.max(1, load.acked)) * 1e6,
-    natsUsPerMsg: (natsCpu() / Math.max(1, load.acked)) * 1e6,
+    natsUsPerMsg: (natsSec / Math.max(1, load.acked)) * 1e6,
     boxPct,
     status,
   };
