@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { createRegistry } from "../core/metrics.ts";
 import { fromConfig } from "../simulator/options.ts";
 import { planMessages } from "../simulator/plan.ts";
-import { createInfluxDb, influxQl, metricDefinedInCode, startInfluxDb1, type StoreHandle } from "../testing/mod.ts";
+import { createInfluxDb, influxQl, metricDefinedInCode, startInfluxDb1, writeLines, type StoreHandle } from "../testing/mod.ts";
 import { expandInfluxQl, findEmptyPanels, listPanelQueries, loadDashboards } from "./queries.ts";
 import { samplePoints } from "./sample_points.ts";
 
@@ -118,10 +118,7 @@ describe("InfluxQL panel queries on InfluxDB 1.6", () => {
     influx = await startInfluxDb1();
     await createInfluxDb(influx.url, DB);
     const lines = samplePoints(planMessages({ ...opts, startTs }), startTs);
-    for (let i = 0; i < lines.length; i += 5000) {
-      const r = await fetch(`${influx.url}/write?db=${DB}&precision=ms`, { method: "POST", body: lines.slice(i, i + 5000).join("\n") });
-      expect(r.status, await r.text()).toBe(204);
-    }
+    for (let i = 0; i < lines.length; i += 5000) await writeLines(influx.url, DB, lines.slice(i, i + 5000).join("\n"));
   });
   afterAll(async () => {
     await influx?.cleanup();

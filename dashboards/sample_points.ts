@@ -23,7 +23,7 @@ const line = (measurement: string, tags: Record<string, string>, fields: Record<
 /**
  * Points for every distinct event of a plan. Events without a device time (zigbee2mqtt) get the time
  * they were due to be sent; windows are tumbling, of `windowMs` (default 1 minute, tag `tumbling_1m` from core's `windowName`).
- * @example const lines = samplePoints(plan, startTs); await fetch(`${url}/write?db=x&precision=ms`, { method: "POST", body: lines.join("\n") })
+ * @example const lines = samplePoints(plan, startTs); await writeLines(url, "x", lines.join("\n"))
  */
 export function samplePoints(plan: readonly PlannedMessage[], startTs: number, windowMs = 60_000): string[] {
   const out: string[] = [];

@@ -23,7 +23,7 @@ import { createProcessor, type Processor } from "../processors/processor.ts";
 import { createInfluxSink, type InfluxSink } from "../processors/sinks/influx_sink.ts";
 import { createSimulator, fromConfig } from "../simulator/mod.ts";
 import {
-  createInfluxDb, freePort, influxQl, startInfluxDb1, startMosquitto, startNatsServer, startPrometheus,
+  createInfluxDb, freePort, influxQl, startInfluxDb1, startMosquitto, startNatsServer, startPrometheus, writeLines,
   type MosquittoHandle, type NatsServerHandle, type PrometheusHandle, type StoreHandle,
 } from "../testing/mod.ts";
 
@@ -195,8 +195,7 @@ describe("end to end: devices to InfluxDB", () => {
     // A float `mode` where the store already holds a string `mode` (field types are per measurement in
     // InfluxDB 1.x): the store rejects the sink's write, which dead-letters that one reading.
     const conflictTs = Date.now();
-    const preset = await fetch(`${influx.url}/write?db=${DB}&precision=ms`, { method: "POST", body: `sensor_reading,device=e2e-preset mode="eco" ${conflictTs}` });
-    expect(preset.status).toBe(204);
+    await writeLines(influx.url, DB, `sensor_reading,device=e2e-preset mode="eco" ${conflictTs}`);
     await dev.publishAsync("devices/e2e-conflict/telemetry", JSON.stringify({ ts: conflictTs, id: "conflict-1", metrics: { mode: 2 } }), { qos: 1 });
     // Older than the vehicle's last fix: counted out of order.
     await dev.publishAsync("devices/e2e-vehicle-0001/location", JSON.stringify({ ts: simStart + 1000, id: "old-fix", lat: 48.1, lon: 11.5 }), { qos: 1 });

@@ -101,6 +101,12 @@ export async function influxQl(url: string, db: string, q: string): Promise<Arra
   return (res?.series ?? []) as never;
 }
 
+/** Writes line protocol (millisecond timestamps) through InfluxDB 1.x's `/write`; throws unless it is accepted. */
+export async function writeLines(url: string, db: string, lines: string): Promise<void> {
+  const r = await fetch(`${url}/write?db=${encodeURIComponent(db)}&precision=ms`, { method: "POST", body: lines });
+  if (r.status !== 204) throw new Error(`write to ${db} failed (${r.status}): ${await r.text()}`);
+}
+
 /** Creates a database on InfluxDB 1.x. */
 export async function createInfluxDb(url: string, db: string): Promise<void> {
   await influxQl(url, "", `CREATE DATABASE "${db}"`);

@@ -7,7 +7,7 @@ import type { DlqRecord } from "../../core/dlq.ts";
 import { silentLogger } from "../../core/logger.ts";
 import { createRegistry } from "../../core/metrics.ts";
 import { ensureStreams } from "../../core/streams.ts";
-import { createInfluxDb, influxQl, startInfluxDb1, type StoreHandle } from "../../testing/influx_stores.ts";
+import { createInfluxDb, influxQl, startInfluxDb1, writeLines, type StoreHandle } from "../../testing/influx_stores.ts";
 import { startNatsServer, type NatsServerHandle } from "../../testing/nats_server.ts";
 import { publishEvents, readingEvent, testConfig, waitFor } from "../ops/test_events.ts";
 import { listDlq, type DlqEntry } from "../ops/dlq_store.ts";
@@ -32,8 +32,7 @@ it("sends the one conflicting point to the DLQ and writes the rest of its batch"
   await ensureStreams(nc, cfg);
   const t0 = Date.UTC(2026, 10, 30, 10, 0, 0);
   // `mode` already exists as a string field: a float `mode` is a field type conflict.
-  const pre = await fetch(`${db.url}/write?db=rej&precision=ms`, { method: "POST", body: `sensor_reading,device=setup mode="eco" ${t0 - 1000}` });
-  expect(pre.status).toBe(204);
+  await writeLines(db.url, "rej", `sensor_reading,device=setup mode="eco" ${t0 - 1000}`);
   const events = Array.from({ length: 40 }, (_, i) => readingEvent(cfg, `r${i % 4}`, t0 + i * 1000, i === 17 ? { mode: 2 } : { temperature: i + 0.5 }, i));
   const registry = createRegistry();
   await publishEvents(nc, events); // one fetch holds them all: one batch
