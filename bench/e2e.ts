@@ -15,7 +15,7 @@ import { parseDuration } from "../core/config.ts";
 import { startMosquitto, startNatsServer, startVictoriaMetrics } from "../testing/mod.ts";
 import { startFleetstream, type FleetstreamProcess } from "./e2e_fleetstream.ts";
 import { runLoad } from "./e2e_load.ts";
-import { startPassthrough } from "./e2e_passthrough.ts";
+import { READER, startPassthrough } from "./e2e_passthrough.ts";
 import { histogramDelta, histogramQuantile, machineBusyPct, machineCpu, procSample, scrapeHistogram, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
 
 const LATENCY = "fleetstream_sink_event_latency_seconds";
@@ -56,6 +56,8 @@ interface Step {
 }
 
 interface PassResult {
+  /** Read back through one consumer, and timed until it has read everything. */
+  reader: boolean;
   rate: number;
   generated: number;
   stored: number;
@@ -97,8 +99,10 @@ function cpuClock(pid: number | undefined): () => number {
   return () => at(start) - start;
 }
 
-async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, natsPid: number | undefined, mqttUrl: string, count: number, devices: number): Promise<PassResult> {
-  const pass = await startPassthrough({ natsUrl, mqttUrl, stream: "E2E_PASS", subject: "e2epass" });
+async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, natsPid: number | undefined, mqttUrl: string, count: number, devices: number, reader: boolean): Promise<PassResult> {
+  const pass = await startPassthrough({ natsUrl, mqttUrl, stream: "E2E_PASS", subject: "e2epass", reader });
+  // With a reader, a message counts once it has been read back (delivered), not when stored.
+  const progress = reader ? () => jsm.consumers.info("E2E_PASS", READER).then((i) => i.delivered.stream_seq, () => 0) : () => streamCount(jsm, "E2E_PASS");
   const rss = rssSampler(pass.pid);
   const passCpu = cpuClock(pass.pid);
   const natsCpu = cpuClock(natsPid);
@@ -108,7 +112,7 @@ async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, natsPi
     let loading = true;
     const poll = (async () => {
       while (loading) {
-        samples.push({ t: Date.now(), n: await streamCount(jsm, "E2E_PASS") });
+        samples.push({ t: Date.now(), n: await progress() });
         await sleep(100);
       }
     })();
@@ -121,7 +125,7 @@ async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, natsPi
     const last = samples.find((s) => s.n >= load.acked) ?? samples[samples.length - 1]!;
     const rate = first && last.t > first.t ? (last.n - first.n) / ((last.t - first.t) / 1000) : 0;
     const n = Math.max(1, last.n);
-    return { rate, generated: load.acked, stored: last.n, peakRssMb: rss.stop() / MB, cpuUsPerMsg: (passCpu() / n) * 1e6, natsUsPerMsg: (natsCpu() / n) * 1e6 };
+    return { reader, rate, generated: load.acked, stored: last.n, peakRssMb: rss.stop() / MB, cpuUsPerMsg: (passCpu() / n) * 1e6, natsUsPerMsg: (natsCpu() / n) * 1e6 };
   } finally {
     rss.stop();
     await pass.stop();
@@ -221,12 +225,17 @@ function printReport(steps: Step[], passes: PassResult[], idleRssMb: number, hwm
   w(`highest zero-loss rate:  ${best ? `${f(best.achieved)} msgs/s (step ${best.target}/s)` : "none"}`);
   const sustained = Math.max(...steps.map((s) => s.ingest).filter(Number.isFinite));
   if (Number.isFinite(sustained)) w(`highest ingest/s:        ${f(sustained)} msgs/s  (the most the gateway took in over any step and its JetStream drain)`);
-  if (passes.length > 0) {
-    const mean = (k: "rate" | "cpuUsPerMsg") => passes.reduce((a, p) => a + p[k], 0) / passes.length;
-    const pass = { rate: mean("rate"), cpuUsPerMsg: mean("cpuUsPerMsg") };
-    const each = passes.map((p) => `${f(p.rate)} (${p.stored}/${p.generated} stored, peak RSS ${f(p.peakRssMb)} MB, ${f(p.cpuUsPerMsg)} CPU us/msg, nats-server ${f(p.natsUsPerMsg)})`);
-    w(`passthrough (same run):  ${f(pass.rate)} msgs/s${passes.length > 1 ? " mean" : ""}  (raw MQTT -> JetStream, no validation, PUBACK not held)`);
-    w(`                         ${passes.length > 1 ? `before fleetstream: ${each[0]}; after: ${each[1]}` : each[0]}`);
+  const plain = passes.filter((p) => !p.reader);
+  const read = passes.filter((p) => p.reader);
+  const mean = (ps: PassResult[], k: "rate" | "cpuUsPerMsg" | "natsUsPerMsg") => ps.reduce((a, p) => a + p[k], 0) / ps.length;
+  const describe = (ps: PassResult[], unit: string) => {
+    const each = ps.map((p) => `${f(p.rate)} (${p.stored}/${p.generated} ${unit}, peak RSS ${f(p.peakRssMb)} MB, ${f(p.cpuUsPerMsg)} CPU us/msg, nats-server ${f(p.natsUsPerMsg)})`);
+    return ps.length > 1 ? `before fleetstream: ${each[0]}; after: ${each[1]}` : each[0];
+  };
+  if (plain.length > 0) {
+    const pass = { rate: mean(plain, "rate"), cpuUsPerMsg: mean(plain, "cpuUsPerMsg") };
+    w(`passthrough (same run):  ${f(pass.rate)} msgs/s${plain.length > 1 ? " mean" : ""}  (raw MQTT -> JetStream, no validation, PUBACK not held)`);
+    w(`                         ${describe(plain, "stored")}`);
     if (best && pass.rate > 0) {
       const ratio = best.achieved / pass.rate;
       w(`ratio vs passthrough:    ${ratio.toFixed(2)}  (target >= 0.60: ${ratio >= 0.6 ? "met" : "NOT met"})`);
@@ -241,6 +250,13 @@ function printReport(steps: Step[], passes: PassResult[], idleRssMb: number, hwm
         w(`CPU cost ratio:          ${(pass.cpuUsPerMsg / cost).toFixed(2)}  (passthrough CPU/msg over fleetstream's cheapest ok step; what the ratio would tend to if CPU were the only limit)`);
       }
     }
+  }
+  if (read.length > 0) {
+    // Not the target's yardstick: it shows how much of the gap any reader of the stream opens in nats-server.
+    const rate = mean(read, "rate");
+    w(`passthrough + reader:    ${f(rate)} msgs/s${read.length > 1 ? " mean" : ""}  (the same, read back through one durable consumer; nats-server ${f(mean(read, "natsUsPerMsg"))} us/msg against ${f(mean(plain, "natsUsPerMsg"))} unread)`);
+    w(`                         ${describe(read, "read")}`);
+    if (best && rate > 0) w(`ratio vs that:           ${(best.achieved / rate).toFixed(2)} zero-loss, ${Number.isFinite(sustained) ? (sustained / rate).toFixed(2) : "-"} sustained  (fleetstream reads each reading twice: processors and raw sink)`);
   }
   if (at10k) w(`RSS at ~10k msgs/s:      ${f(at10k.peakRssMb)} MB peak  (target < 100 MB: ${at10k.peakRssMb < 100 ? "met" : "NOT met"})`);
   w(`fleetstream RSS:         ${f(idleRssMb)} MB idle after start, ${f(hwmMb)} MB peak over the run (VmHWM)`);
@@ -288,10 +304,13 @@ export async function run(args: string[]): Promise<void> {
   try {
     const measurePass = async (when: string) => {
       if (values["skip-passthrough"]) return;
-      log(`passthrough ${when}: generator flat out`);
-      const p = await measurePassthrough(jsm, ns.url, ns.pid, mq.url, Number(values["pass-count"]), devices);
-      passes.push(p);
-      log(`passthrough ${when}: ${p.rate.toFixed(0)} msgs/s`);
+      for (const reader of [false, true]) {
+        const what = `passthrough${reader ? " + reader" : ""} ${when}`;
+        log(`${what}: generator flat out`);
+        const p = await measurePassthrough(jsm, ns.url, ns.pid, mq.url, Number(values["pass-count"]), devices, reader);
+        passes.push(p);
+        log(`${what}: ${p.rate.toFixed(0)} msgs/s`);
+      }
     };
     await measurePass("before");
     fs = await startFleetstream({ natsUrl: ns.url, mqttUrl: mq.url, influxUrl: vm.url, gatewayId: "bench-e2e", nodeArgs: values["node-args"]!.split(" ").filter(Boolean) });

@@ -4,8 +4,13 @@
  * pipelined (createJsPublisher, a Nats-Msg-Id per message as the gateway sets), to one stream. No
  * decoding, no validation, no envelope, and the PUBACK is not held for the JetStream ack (only while
  * MAX_IN_FLIGHT publishes are pending: then it reads no further).
+ *
+ * With `reader`, the same process also reads the stream back through one durable pull consumer
+ * (cumulative acks, as fleetstream's consumers ack): the least any pipeline that consumes what it
+ * stores adds. nats-server 2.10 pays for that on the write side too (a block's write cache is kept
+ * and regrown while it is being read), so it is a yardstick of its own, not a detail.
  */
-import { jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
 import mqtt from "mqtt";
 import { resolve } from "node:path";
@@ -19,7 +24,12 @@ export interface PassthroughOptions {
   /** Stream to create; it takes `<subject>.>`. */
   stream: string;
   subject: string;
+  /** Also read every message back through a durable consumer named `READER`. */
+  reader?: boolean;
 }
+
+/** The durable consumer of a passthrough started with `reader`. */
+export const READER = "reader";
 
 /** A running passthrough process; `pid` is the process that does the work. */
 export interface Passthrough {
@@ -43,7 +53,27 @@ const MAX_IN_FLIGHT = 4000;
 
 async function main(o: PassthroughOptions): Promise<void> {
   const nc = await connect({ servers: o.natsUrl, noAsyncTraces: true });
-  await (await jetstreamManager(nc)).streams.add({ name: o.stream, subjects: [`${o.subject}.>`] });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: o.stream, subjects: [`${o.subject}.>`] });
+  let read = 0;
+  let messages: ConsumerMessages | undefined;
+  if (o.reader) {
+    await jsm.consumers.add(o.stream, { durable_name: READER, ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All });
+    messages = await (await jetstream(nc).consumers.get(o.stream, READER)).consume({ max_messages: 1000 });
+    const it = messages;
+    void (async () => {
+      // Cumulative acks: every 100th message acks all before it; the rest is acked when it goes quiet.
+      let last: { ack(): void } | undefined;
+      let quiet: NodeJS.Timeout | undefined;
+      for await (const m of it) {
+        read++;
+        last = m;
+        if (read % 100 === 0) m.ack();
+        clearTimeout(quiet);
+        quiet = setTimeout(() => last?.ack(), 100);
+      }
+    })();
+  }
   const pub = createJsPublisher(nc, { maxInFlight: MAX_IN_FLIGHT });
   let n = 0;
   let failed = 0;
@@ -77,8 +107,9 @@ async function main(o: PassthroughOptions): Promise<void> {
   await new Promise<void>((r) => process.once("SIGTERM", () => r()));
   await sub.endAsync();
   await pub.close();
+  messages?.stop();
   await nc.close();
-  process.stdout.write(`passthrough done: received=${n} failed=${failed}\n`);
+  process.stdout.write(`passthrough done: received=${n} failed=${failed}${o.reader ? ` read=${read}` : ""}\n`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
