@@ -39,6 +39,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+# The trixie list below is signed with Debian's key: Ubuntu does not have it unless this package is in.
+[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
 if [ ${#need[@]} -gt 0 ]; then
   log "apt-get install ${need[*]}"
   $SUDO apt-get update -qq
