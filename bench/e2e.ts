@@ -5,8 +5,9 @@
  * sensors publishing QoS 1 at stepped rates from another process. Per step it prints the achieved
  * rate, whether every reading the broker acknowledged reached TELEMETRY and VictoriaMetrics, p50/p99
  * from a reading's event time (= its scheduled send time) to its raw point being stored, and the
- * fleetstream process's peak RSS and CPU. Beside it, the raw MQTT -> JetStream passthrough, measured
- * before and after it in the same run. Prints figures, never asserts.
+ * fleetstream process's peak RSS and CPU. Beside it, the raw MQTT -> JetStream passthrough (the target's
+ * yardstick) and the same passthrough read back through one consumer, each measured before and after it
+ * in the same run. Prints figures, never asserts.
  */
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
