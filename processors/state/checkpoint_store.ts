@@ -2,9 +2,10 @@
  * Checkpoints in a JetStream KV bucket: one key per device and input stream
  * (`t.<partition>.<device>`, `l.<partition>.<device>`), so a checkpoint writes only the devices
  * that changed. Writes go through the pipelined publisher to `$KV.<bucket>.<key>` (no round trip
- * per key); reads use the KV API.
+ * per key); reads list the keys from the stream's subjects and get them through the KV API.
  */
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { JsPublisher } from "../../core/js_publisher.ts";
 import { CheckpointError } from "../errors.ts";
@@ -33,13 +34,18 @@ export async function openCheckpointStore(nc: NatsConnection, pub: JsPublisher, 
   } catch (e) {
     throw new CheckpointError(`cannot open checkpoint bucket ${opts.bucket}: ${(e as Error).message}`, { cause: e });
   }
+  const jsm = await jetstreamManager(nc);
   const decoder = new TextDecoder();
   return {
     bucket: opts.bucket,
     async load(prefix) {
       const out = new Map<string, unknown>();
-      const keys: string[] = [];
-      for await (const k of await kv.keys(`${prefix}>`)) keys.push(k);
+      // The stream's subject list, not `kv.keys()`: on a prefix without keys (every partition of a
+      // fresh bucket) nats.js returns without removing the consumer it made for the listing, and
+      // it lingers on the server for 5 minutes (16 of them after each start).
+      const base = `$KV.${opts.bucket}.`;
+      const info = await jsm.streams.info(`KV_${opts.bucket}`, { subjects_filter: `${base}${prefix}>` });
+      const keys = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(base.length));
       // Bounded parallel gets.
       for (let i = 0; i < keys.length; i += 256) {
         const batch = keys.slice(i, i + 256);
