@@ -345,7 +345,7 @@ export async function run(args: string[]): Promise<void> {
     fs = undefined;
     // On fresh servers, as before: the gateway's persistent MQTT session outlives it, and Mosquitto
     // would queue (and autosave) every passthrough message for it, on top of nats-server holding the
-    // run's streams; measured so, the "after" passthrough ran 10-30 % slower and flattered the ratio.
+    // run's streams; measured so, the "after" passthrough ran 7-28 % slower and flattered the ratio.
     await nc.close();
     await Promise.all([ns.cleanup(), mq.cleanup()]);
     [ns, mq] = await Promise.all([startNatsServer(), startMosquitto()]);
