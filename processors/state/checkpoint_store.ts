@@ -6,7 +6,7 @@
  */
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import { Kvm, type Bucket, type KV } from "@nats-io/kv";
 import type { JsPublisher } from "../../core/js_publisher.ts";
 import { CheckpointError } from "../errors.ts";
 
@@ -35,6 +35,10 @@ export async function openCheckpointStore(nc: NatsConnection, pub: JsPublisher, 
     throw new CheckpointError(`cannot open checkpoint bucket ${opts.bucket}: ${(e as Error).message}`, { cause: e });
   }
   const jsm = await jetstreamManager(nc);
+  // The bucket's own stream and subject prefix, as nats.js named them (`KV_<bucket>`, `$KV.<bucket>`):
+  // `load` lists keys from that stream, `save` publishes to those subjects.
+  const { stream, prefix: kvPrefix } = kv as Bucket;
+  const base = `${kvPrefix}.`;
   const decoder = new TextDecoder();
   return {
     bucket: opts.bucket,
@@ -43,8 +47,7 @@ export async function openCheckpointStore(nc: NatsConnection, pub: JsPublisher, 
       // The stream's subject list, not `kv.keys()`: on a prefix without keys (every partition of a
       // fresh bucket) nats.js returns without removing the consumer it made for the listing, and
       // it lingers on the server for 5 minutes (16 of them after each start).
-      const base = `$KV.${opts.bucket}.`;
-      const info = await jsm.streams.info(`KV_${opts.bucket}`, { subjects_filter: `${base}${prefix}>` });
+      const info = await jsm.streams.info(stream, { subjects_filter: `${base}${prefix}>` });
       const keys = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(base.length));
       // Bounded parallel gets.
       for (let i = 0; i < keys.length; i += 256) {
@@ -58,7 +61,7 @@ export async function openCheckpointStore(nc: NatsConnection, pub: JsPublisher, 
     },
     async save(entries) {
       try {
-        await Promise.all(entries.map(([k, v]) => pub.publishDurably(`$KV.${opts.bucket}.${k}`, v, natsHeaders())));
+        await Promise.all(entries.map(([k, v]) => pub.publishDurably(base + k, v, natsHeaders())));
       } catch (e) {
         throw new CheckpointError(`checkpoint write failed: ${(e as Error).message}`, { cause: e });
       }
