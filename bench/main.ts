@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   normalize: () => import("./normalize.ts"),
   lines: () => import("./lines.ts"),
   e2e: () => import("./e2e.ts"),
+  readers: () => import("./readers.ts"),
 };
 
 const [name = "e2e", ...args] = process.argv.slice(2);

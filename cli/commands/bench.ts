@@ -3,8 +3,8 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../core/project_root.ts";
 
-export const summary = "run a benchmark: gateway, processor, matcher or e2e (prints figures)";
-export const usage = `Usage: fleetstream bench [gateway|processor|matcher|e2e] [args]
+export const summary = "run a benchmark: gateway, processor, matcher, normalize, lines, readers or e2e (prints figures)";
+export const usage = `Usage: fleetstream bench [gateway|processor|matcher|normalize|lines|readers|e2e] [args]
 
 Starts its own servers on free ports, measures, prints figures and exits. Default: e2e.
 `;
