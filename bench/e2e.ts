@@ -5,9 +5,10 @@
  * sensors publishing QoS 1 at stepped rates from another process. Per step it prints the achieved
  * rate, whether every reading the broker acknowledged reached TELEMETRY and VictoriaMetrics, p50/p99
  * from a reading's event time (= its scheduled send time) to its raw point being stored, and the
- * fleetstream process's peak RSS and CPU. Beside it, the raw MQTT -> JetStream passthrough (the target's
- * yardstick) and the same passthrough read back through one consumer, each measured before and after it
- * in the same run. Prints figures, never asserts.
+ * fleetstream process's peak RSS and CPU; after the last step, whether every acknowledged reading was
+ * stored in the end (a step's "missing" may only be late). Beside it, the raw MQTT -> JetStream
+ * passthrough (the target's yardstick) and the same passthrough read back through one consumer, each
+ * measured before and after it in the same run. Prints figures, never asserts.
  */
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -24,6 +25,8 @@ const LATENCY = "fleetstream_sink_event_latency_seconds";
 const KEEP_UP_MS = 5_000;
 /** How long to wait for stragglers before calling them missing. */
 const DRAIN_TIMEOUT_MS = 30_000;
+/** After the last step, how long to wait for everything acknowledged before calling the rest lost. */
+const SETTLE_TIMEOUT_MS = 180_000;
 const MB = 1024 * 1024;
 /** The rate the RSS target is stated at. */
 const RSS_PROBE_RATE = 10_000;
@@ -134,6 +137,27 @@ async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, natsPi
   }
 }
 
+/** What became of every reading the broker acknowledged, once fleetstream had time to catch up after the last step. */
+interface Settled {
+  acked: number;
+  /** Acknowledged but in TELEMETRY or VictoriaMetrics not even after SETTLE_TIMEOUT_MS: lost, or stuck. */
+  missing: number;
+  /** From the end of the last step's drain until all was stored. */
+  ms?: number;
+}
+
+/** Waits for TELEMETRY and VictoriaMetrics to hold every acknowledged reading, up to SETTLE_TIMEOUT_MS. */
+async function settle(jsm: JetStreamManager, vmUrl: string, acked: number): Promise<Settled> {
+  const t0 = Date.now();
+  for (;;) {
+    const [telemetry, stored] = await Promise.all([storedEver(jsm, "TELEMETRY"), vmSampleCount(vmUrl, "sensor_reading_temperature")]);
+    const missing = Math.max(0, acked - Math.min(telemetry, stored));
+    if (missing === 0) return { acked, missing, ms: Date.now() - t0 };
+    if (Date.now() - t0 > SETTLE_TIMEOUT_MS) return { acked, missing };
+    await sleep(500);
+  }
+}
+
 async function runStep(
   fs: FleetstreamProcess,
   natsPid: number | undefined,
@@ -206,7 +230,7 @@ async function runStep(
   };
 }
 
-function printReport(steps: Step[], passes: PassResult[], idleRssMb: number, hwmMb: number, stepMs: number, devices: number): void {
+function printReport(steps: Step[], passes: PassResult[], settled: Settled | undefined, idleRssMb: number, hwmMb: number, stepMs: number, devices: number): void {
   const w = (s: string) => process.stdout.write(s + "\n");
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
   w("");
@@ -259,6 +283,13 @@ function printReport(steps: Step[], passes: PassResult[], idleRssMb: number, hwm
     w(`                         ${describe(read, "read")}`);
     if (best && rate > 0) w(`ratio vs that:           ${(best.achieved / rate).toFixed(2)} zero-loss, ${Number.isFinite(sustained) ? (sustained / rate).toFixed(2) : "-"} sustained  (fleetstream reads each reading twice: processors and raw sink)`);
   }
+  if (settled) {
+    w(
+      settled.missing === 0
+        ? `in the end:              all ${settled.acked} readings the broker acknowledged were stored (${f((settled.ms ?? 0) / 1000, 1)} s after the last step's drain)`
+        : `in the end:              ${settled.missing} of ${settled.acked} acknowledged readings NOT stored ${SETTLE_TIMEOUT_MS / 1000} s after the last step's drain`,
+    );
+  }
   if (at10k) w(`RSS at ~10k msgs/s:      ${f(at10k.peakRssMb)} MB peak  (target < 100 MB: ${at10k.peakRssMb < 100 ? "met" : "NOT met"})`);
   w(`fleetstream RSS:         ${f(idleRssMb)} MB idle after start, ${f(hwmMb)} MB peak over the run (VmHWM)`);
   w("");
@@ -304,6 +335,7 @@ export async function run(args: string[]): Promise<void> {
   const passes: PassResult[] = [];
   let idleRssMb = NaN;
   let hwmMb = NaN;
+  let settled: Settled | undefined;
   try {
     const measurePass = async (when: string) => {
       if (values["skip-passthrough"]) return;
@@ -340,6 +372,8 @@ export async function run(args: string[]): Promise<void> {
       steps.push({ ...s, status: `RSS probe beyond the ladder: ${s.status}` });
     }
     hwmMb = (procSample(fs.pid)?.hwmBytes ?? NaN) / MB;
+    // A step's "missing" are late or lost: give fleetstream time to catch up and tell which.
+    settled = await settle(jsm, vm.url, acked);
     // Again once fleetstream is gone: the yardstick drifts with the machine, and the two show by how much.
     await fs.stop();
     fs = undefined;
@@ -361,5 +395,5 @@ export async function run(args: string[]): Promise<void> {
     await nc.close();
     await Promise.all([ns.cleanup(), mq.cleanup(), vm.cleanup()]);
   }
-  printReport(steps, passes, idleRssMb, hwmMb, stepMs, devices);
+  printReport(steps, passes, settled, idleRssMb, hwmMb, stepMs, devices);
 }
