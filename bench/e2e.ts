@@ -18,7 +18,7 @@ import { startMosquitto, startNatsServer, startVictoriaMetrics } from "../testin
 import { startFleetstream, type FleetstreamProcess } from "./e2e_fleetstream.ts";
 import { runLoad } from "./e2e_load.ts";
 import { READER, startPassthrough } from "./e2e_passthrough.ts";
-import { histogramDelta, histogramQuantile, machineBusyPct, machineCpu, procSample, scrapeHistogram, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
+import { cpuClock, histogramDelta, histogramQuantile, machineBusyPct, machineCpu, procSample, scrapeHistogram, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
 
 const LATENCY = "fleetstream_sink_event_latency_seconds";
 /** A step kept up when everything it published was stored within this long after its last PUBACK. */
@@ -96,13 +96,6 @@ function rssSampler(pid: number): { stop(): number } {
   };
 }
 
-/** Starts counting a process's CPU time: the function returned gives the CPU seconds it has used since (0 when there is no such process). */
-function cpuClock(pid: number | undefined): () => number {
-  const at = (fallback: number) => (pid === undefined ? fallback : (procSample(pid)?.cpuSeconds ?? fallback));
-  const start = at(0);
-  return () => at(start) - start;
-}
-
 async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, natsPid: number | undefined, mqttUrl: string, count: number, devices: number, reader: boolean): Promise<PassResult> {
   const pass = await startPassthrough({ natsUrl, mqttUrl, stream: "E2E_PASS", subject: "e2epass", reader });
   // With a reader, a message counts once it has been read back (delivered), not when stored.
@@ -137,24 +130,30 @@ async function measurePassthrough(jsm: JetStreamManager, natsUrl: string, natsPi
   }
 }
 
-/** What became of every reading the broker acknowledged, once fleetstream had time to catch up after the last step. */
-interface Settled {
+/** What became of every reading the broker acknowledged, once fleetstream had SETTLE_TIMEOUT_MS to catch up after the last step. */
+interface Settled extends Drained {
   acked: number;
-  /** Acknowledged but in TELEMETRY or VictoriaMetrics not even after SETTLE_TIMEOUT_MS: lost, or stuck. */
-  missing: number;
-  /** From the end of the last step's drain until all was stored. */
-  ms?: number;
 }
 
-/** Waits for TELEMETRY and VictoriaMetrics to hold every acknowledged reading, up to SETTLE_TIMEOUT_MS. */
-async function settle(jsm: JetStreamManager, vmUrl: string, acked: number): Promise<Settled> {
-  const t0 = Date.now();
+interface Drained {
+  /** Acknowledged readings not in TELEMETRY or not in VictoriaMetrics when the wait ended. */
+  missing: number;
+  /** How long until TELEMETRY held them all; undefined when it never did. */
+  jsMs?: number;
+  /** How long until both held them all; undefined when they never did. */
+  allMs?: number;
+}
+
+/** Waits, up to `timeoutMs` after `t0`, for TELEMETRY and VictoriaMetrics to hold `total` readings; times count from `t0`. */
+async function awaitStored(jsm: JetStreamManager, vmUrl: string, total: number, timeoutMs: number, t0 = Date.now()): Promise<Drained> {
+  let jsMs: number | undefined;
   for (;;) {
     const [telemetry, stored] = await Promise.all([storedEver(jsm, "TELEMETRY"), vmSampleCount(vmUrl, "sensor_reading_temperature")]);
-    const missing = Math.max(0, acked - Math.min(telemetry, stored));
-    if (missing === 0) return { acked, missing, ms: Date.now() - t0 };
-    if (Date.now() - t0 > SETTLE_TIMEOUT_MS) return { acked, missing };
-    await sleep(500);
+    if (jsMs === undefined && telemetry >= total) jsMs = Date.now() - t0;
+    const missing = Math.max(0, total - Math.min(telemetry, stored));
+    if (missing === 0) return { missing, jsMs, allMs: Date.now() - t0 };
+    if (Date.now() - t0 >= timeoutMs) return { missing, jsMs };
+    await sleep(200);
   }
 }
 
@@ -180,20 +179,7 @@ async function runStep(
   seq.next = load.nextSeq ?? seq.next;
   const tEnd = Date.now();
   const heap = await scrapeValue(fs.metricsUrl, "fleetstream_process_nodejs_heap_size_total_bytes").catch(() => NaN);
-  const total = ackedBefore + load.acked;
-  let telemetry = 0;
-  let stored = 0;
-  let drainMs: number | undefined;
-  let jsDrainMs: number | undefined;
-  while (Date.now() - tEnd < DRAIN_TIMEOUT_MS) {
-    [telemetry, stored] = await Promise.all([storedEver(jsm, "TELEMETRY"), vmSampleCount(vmUrl, "sensor_reading_temperature")]);
-    if (jsDrainMs === undefined && telemetry >= total) jsDrainMs = Date.now() - tEnd;
-    if (telemetry >= total && stored >= total) {
-      drainMs = Date.now() - tEnd;
-      break;
-    }
-    await sleep(200);
-  }
+  const { missing, jsMs: jsDrainMs, allMs: drainMs } = await awaitStored(jsm, vmUrl, ackedBefore + load.acked, DRAIN_TIMEOUT_MS, tEnd);
   const peakRss = rss.stop();
   const cpuSec = fsCpu();
   const natsSec = natsCpu();
@@ -202,7 +188,6 @@ async function runStep(
   const lat = histogramDelta(h0, await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" }));
   const achieved = load.acked / (load.elapsedMs / 1000);
   const ingest = jsDrainMs === undefined ? NaN : load.acked / ((load.elapsedMs + jsDrainMs) / 1000);
-  const missing = Math.max(0, total - Math.min(telemetry, stored));
   const dlq = await streamCount(jsm, "DLQ");
   let status = "ok";
   if (drainMs === undefined) status = `${missing} not stored within ${DRAIN_TIMEOUT_MS / 1000} s`;
@@ -286,7 +271,7 @@ function printReport(steps: Step[], passes: PassResult[], settled: Settled | und
   if (settled) {
     w(
       settled.missing === 0
-        ? `in the end:              all ${settled.acked} readings the broker acknowledged were stored (${f((settled.ms ?? 0) / 1000, 1)} s after the last step's drain)`
+        ? `in the end:              all ${settled.acked} readings the broker acknowledged were stored (${f((settled.allMs ?? 0) / 1000, 1)} s after the last step's drain)`
         : `in the end:              ${settled.missing} of ${settled.acked} acknowledged readings NOT stored ${SETTLE_TIMEOUT_MS / 1000} s after the last step's drain`,
     );
   }
@@ -373,7 +358,7 @@ export async function run(args: string[]): Promise<void> {
     }
     hwmMb = (procSample(fs.pid)?.hwmBytes ?? NaN) / MB;
     // A step's "missing" are late or lost: give fleetstream time to catch up and tell which.
-    settled = await settle(jsm, vm.url, acked);
+    settled = { acked, ...(await awaitStored(jsm, vm.url, acked, SETTLE_TIMEOUT_MS)) };
     // Again once fleetstream is gone: the yardstick drifts with the machine, and the two show by how much.
     await fs.stop();
     fs = undefined;

@@ -32,6 +32,13 @@ export function procSample(pid: number): ProcSample | undefined {
   }
 }
 
+/** Starts counting a process's CPU time: the function returned gives the CPU seconds it has used since (0 when there is no such process). */
+export function cpuClock(pid: number | undefined): () => number {
+  const at = (fallback: number) => (pid === undefined ? fallback : (procSample(pid)?.cpuSeconds ?? fallback));
+  const start = at(0);
+  return () => at(start) - start;
+}
+
 /** The machine's CPU time so far (all cores, from `/proc/stat`): busy and total jiffies. */
 export interface MachineCpu {
   busy: number;
