@@ -1,4 +1,4 @@
-/** Where the servers the tests need are installed (scripts/setup.sh puts nats-server, prometheus and promtool in .tools/bin). */
+/** Where the servers the tests need are installed (scripts/setup.sh puts nats-server, prometheus, promtool and docker-compose in .tools/bin). */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../core/project_root.ts";
@@ -17,4 +17,6 @@ export const binaries = {
   influxd: () => first([process.env.INFLUXD_BIN, "/usr/bin/influxd"], "influxd (InfluxDB 1.x)"),
   prometheus: () => first([process.env.PROMETHEUS_BIN, join(ROOT, ".tools/bin/prometheus"), "/usr/bin/prometheus"], "prometheus"),
   promtool: () => first([process.env.PROMTOOL_BIN, join(ROOT, ".tools/bin/promtool"), "/usr/bin/promtool"], "promtool"),
+  /** Docker Compose v2, standalone (no engine needed to resolve a compose file). */
+  dockerCompose: () => first([process.env.DOCKER_COMPOSE_BIN, join(ROOT, ".tools/bin/docker-compose")], "docker-compose (Compose v2)"),
 };
