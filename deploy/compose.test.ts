@@ -1,5 +1,5 @@
-// Proves compose.yaml is wired right (health-gated dependencies, unique ports, .env.example covers every variable, pinned images, mounts that exist) and that the shipped nats/Mosquitto configs work on the real servers.
-import { execFileSync } from "node:child_process";
+// Proves compose.yaml is wired right (health-gated dependencies, unique ports, .env.example covers every variable, pinned images, mounts that exist), that Docker Compose v2 itself resolves it (and refuses it without credentials), and that the shipped nats/Mosquitto configs work on the real servers.
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -33,8 +33,8 @@ interface Service {
 const compose = parse(composeText, { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
 const services = compose.services;
 
-/** `${VAR}` and `${VAR:-default}` replaced from .env.example, as `docker compose` would. */
-const interpolate = (s: string) => s.replace(/\$\{([A-Z0-9_]+)(?::?-[^}]*)?\}/g, (_, v: string) => envExample[v] ?? "");
+/** `${VAR}`, `${VAR:-default}` and `${VAR:?error}` replaced from .env.example, as `docker compose` would. */
+const interpolate = (s: string) => s.replace(/\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}/g, (_, v: string) => envExample[v] ?? "");
 
 describe("compose.yaml", () => {
   it("has the cloud services, each with a healthcheck", () => {
@@ -72,10 +72,10 @@ describe("compose.yaml", () => {
     expect(vars.length).toBeGreaterThan(10);
     for (const v of vars) expect(Object.keys(envExample), `\${${v}} is not in .env.example`).toContain(v);
     expect(readFileSync(join(ROOT, ".gitignore"), "utf8").split("\n")).toContain(".env");
-    // Secrets are never written into compose.yaml itself.
+    // Secrets are never written into compose.yaml itself, and have no default to fall back on.
     for (const [name, s] of Object.entries(services))
       for (const [k, v] of Object.entries(s.environment ?? {}))
-        if (/PASS|PASSWORD|TOKEN/.test(k)) expect(String(v), `${name}.${k}`).toMatch(/^\$\{[A-Z0-9_]+\}$/);
+        if (/PASS|PASSWORD|TOKEN/.test(k)) expect(String(v), `${name}.${k}`).toMatch(/^\$\{[A-Z0-9_]+:\?[^}]+\}$/);
   });
 
   it("bind-mounts only files that exist in the repository, and declares its named volumes", () => {
@@ -117,7 +117,7 @@ describe("compose.yaml", () => {
     }
     expect(new URL(services.gateway!.environment!.MQTT_URL!).hostname).toBe("mosquitto");
     expect(new URL(services.sink!.environment!.INFLUX_URL!).hostname).toBe("influxdb");
-    expect(services.sink!.environment!.INFLUX_TOKEN).toBe("${INFLUX_TOKEN}");
+    expect(services.sink!.environment!.INFLUX_TOKEN).toMatch(/^\$\{INFLUX_TOKEN:\?/);
     // Processors scale: no fixed name or host port.
     expect(services.processor!.container_name).toBeUndefined();
     expect(services.processor!.ports).toBeUndefined();
@@ -135,7 +135,7 @@ describe("compose.yaml", () => {
     // The datasource file's ${VARS} are set in Grafana's environment.
     const ds = readFileSync(join(ROOT, "dashboards/provisioning/datasources/fleetstream.yaml"), "utf8");
     for (const [, v] of ds.matchAll(/\$\{([A-Z0-9_]+)\}/g)) expect(Object.keys(g.environment!), `grafana env ${v}`).toContain(v);
-    expect(g.environment!.GF_SECURITY_ADMIN_PASSWORD).toBe("${GRAFANA_ADMIN_PASSWORD}");
+    expect(g.environment!.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
   });
 
   it("scrapes the gateway and processor services' /metrics port", () => {
@@ -173,6 +173,72 @@ describe("compose.yaml", () => {
   it("ships shell scripts that parse", () => {
     execFileSync("sh", ["-n", join(ROOT, "deploy/mosquitto/entrypoint.sh")]);
     execFileSync("bash", ["-n", join(ROOT, "deploy/influxdb/init-dbrp.sh")]);
+  });
+});
+
+/** The credentials compose.yaml requires (everything else in .env.example has a default there). */
+const CREDENTIALS = ["NATS_USER", "NATS_PASS", "MQTT_USERNAME", "MQTT_PASSWORD", "INFLUX_ADMIN_USER", "INFLUX_ADMIN_PASSWORD", "INFLUX_TOKEN", "GRAFANA_ADMIN_USER", "GRAFANA_ADMIN_PASSWORD"];
+
+interface Resolved {
+  services: Record<string, { command?: string[]; environment?: Record<string, string>; ports?: Array<{ target: number; published: string }> }>;
+}
+
+/**
+ * `docker compose config`: Compose v2 reads, merges, interpolates and validates the files the way
+ * `docker compose up` would, without an engine. The environment holds only `vars` (no shell
+ * variables, no project `.env`), so what it resolves comes from them and the files alone.
+ */
+function composeConfig(vars: Record<string, string>, files = ["compose.yaml"]): { status: number | null; stderr: string; resolved?: Resolved } {
+  const dir = mkdtempSync(join(tmpdir(), "fleetstream-compose-"));
+  try {
+    const envFile = join(dir, "env");
+    writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""));
+    const r = spawnSync(binaries.dockerCompose(), ["--project-directory", ROOT, ...files.flatMap((f) => ["-f", f]), "--env-file", envFile, "config", "--format", "json"], {
+      env: { PATH: process.env.PATH, HOME: dir },
+      encoding: "utf8",
+    });
+    return { status: r.status, stderr: r.stderr, resolved: r.status === 0 ? (JSON.parse(r.stdout) as Resolved) : undefined };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("compose.yaml as Docker Compose v2 resolves it", () => {
+  it("resolves with .env.example, alone and with deploy/compose.processors.yaml, without a warning", () => {
+    const alone = composeConfig(envExample);
+    expect(alone.stderr).toBe("");
+    expect(alone.status).toBe(0);
+    expect(Object.keys(alone.resolved!.services).sort()).toEqual(Object.keys(services).sort());
+    for (const [name, s] of Object.entries(alone.resolved!.services)) {
+      for (const [k, v] of Object.entries(s.environment ?? {})) expect(v, `${name}.${k}`).not.toBe("");
+      for (const p of s.ports ?? []) expect(Number(p.published), `${name} port ${p.target}`).toBeGreaterThan(0);
+    }
+    expect(alone.resolved!.services.gateway!.environment).toMatchObject({ NATS_PASS: envExample.NATS_PASS, MQTT_PASSWORD: envExample.MQTT_PASSWORD });
+
+    const split = composeConfig(envExample, ["compose.yaml", "deploy/compose.processors.yaml"]);
+    expect(split.stderr).toBe("");
+    expect(split.status).toBe(0);
+    // The overlay's command replaces the base one (Compose merge rules), so the partitions split.
+    const partitions = (name: string) => split.resolved!.services[name]!.command!.at(-1)!.split(",").map(Number);
+    expect([...partitions("processor"), ...partitions("processor-b")].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(split.resolved!.services["processor-b"]!.environment).toEqual(split.resolved!.services.processor!.environment);
+  });
+
+  it("refuses to resolve without a credential, naming it and the fix", () => {
+    for (const name of CREDENTIALS) {
+      const { [name]: _, ...rest } = envExample;
+      const r = composeConfig(rest);
+      expect(r.status, `without ${name}`).not.toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`required variable ${name} is missing a value: copy \\.env\\.example to \\.env and set it`));
+    }
+  });
+
+  it("falls back to .env.example's values for every other setting", () => {
+    const onlyCredentials = Object.fromEntries(CREDENTIALS.map((k) => [k, envExample[k]!]));
+    expect(Object.keys(envExample).length).toBeGreaterThan(CREDENTIALS.length + 5);
+    const r = composeConfig(onlyCredentials);
+    expect(r.stderr).toBe("");
+    expect(r.resolved).toEqual(composeConfig(envExample).resolved);
   });
 });
 
