@@ -6,6 +6,7 @@ import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type Jet
 import type { NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import { streamNames, type Config } from "./config.ts";
+import { ConfigError } from "./errors.ts";
 import { mqttFilterToSubject } from "./topics.ts";
 
 export interface StreamInfoRow {
@@ -59,8 +60,33 @@ export async function ensureStreams(
 ): Promise<Array<{ name: string; action: "created" | "updated" | "unchanged" }>> {
   const jsm = await jetstreamManager(nc);
   const out: Array<{ name: string; action: "created" | "updated" | "unchanged" }> = [];
-  for (const spec of streamSpecs(cfg)) out.push({ name: spec.name, action: await ensureStream(jsm, spec) });
+  const specs = streamSpecs(cfg);
+  for (const spec of specs) {
+    try {
+      out.push({ name: spec.name, action: await ensureStream(jsm, spec) });
+    } catch (e) {
+      if (!/insufficient storage resources/i.test((e as Error).message)) throw e;
+      throw storageLimitError(spec, specs, e);
+    }
+  }
   return out;
+}
+
+/**
+ * JetStream reserves each stream's `max_bytes` against the server's (or account's) storage limit, so
+ * streams that fit on disk can still be refused: say which key to change, and by how much.
+ */
+function storageLimitError(spec: StreamSpec, specs: StreamSpec[], cause: unknown): ConfigError {
+  const gib = (n: number) => `${+(n / 1024 ** 3).toFixed(2)} GiB`;
+  const total = specs.reduce((sum, s) => sum + (s.max_bytes ?? 0), 0);
+  return new ConfigError(
+    `JetStream refused to reserve streams.maxBytes (${gib(spec.max_bytes ?? 0)}) for stream ${spec.name}: the server's storage limit ` +
+      `(max_file_store in its jetstream block, or the account's limit) has no room left. Each of the ${specs.length} streams ` +
+      `(${specs.map((s) => s.name).join(", ")}) reserves streams.maxBytes, ${gib(total)} in all: lower streams.maxBytes ` +
+      `or raise max_file_store.`,
+    "streams.maxBytes",
+    { cause },
+  );
 }
 
 async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<"created" | "updated" | "unchanged"> {

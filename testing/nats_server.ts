@@ -14,6 +14,8 @@ export interface NatsServerOptions {
   extraConfig?: string;
   /** Max memory for JetStream; default 1 GiB. */
   maxMemory?: string;
+  /** JetStream's file storage limit (`max_file_store`), which stream `max_bytes` are reserved against; default 1 TB. */
+  maxStore?: string;
 }
 
 export interface NatsServerHandle {
@@ -46,7 +48,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       `server_name: fs_test_${port}`,
       `listen: 127.0.0.1:${port}`,
       `max_payload: 1MB`,
-      `jetstream { store_dir: "${join(dir, "js")}", max_memory_store: ${opts.maxMemory ?? "1GB"}, max_file_store: 1TB }`,
+      `jetstream { store_dir: "${join(dir, "js")}", max_memory_store: ${opts.maxMemory ?? "1GB"}, max_file_store: ${opts.maxStore ?? "1TB"} }`,
       mqttPort ? `mqtt { listen: 127.0.0.1:${mqttPort}, ack_wait: "30s", max_ack_pending: 10000 }` : "",
       opts.extraConfig ?? "",
     ].join("\n"),

@@ -1,0 +1,42 @@
+// Proves that when a nats-server's JetStream storage limit cannot hold every stream's reserved
+// streams.maxBytes, provisioning stops with a config error that names the key and the fix (nats-server
+// itself only says "insufficient storage resources available"), and that it provisions when they fit.
+import { connect } from "@nats-io/transport-node";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startNatsServer, type NatsServerHandle } from "../testing/mod.ts";
+import { loadConfig } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import { ensureStreams } from "./streams.ts";
+
+describe("ensureStreams against a storage limit", () => {
+  let ns: NatsServerHandle;
+  beforeEach(async () => {
+    ns = await startNatsServer({ maxStore: "3GB" });
+  });
+  afterEach(async () => ns?.cleanup());
+
+  it("names streams.maxBytes and max_file_store when the streams' reservations do not fit", async () => {
+    const nc = await connect({ servers: ns.url });
+    try {
+      const cfg = loadConfig({ env: {}, overrides: { streams: { prefix: "BIG_", maxBytes: 1024 ** 3 } } });
+      const err = await ensureStreams(nc, cfg).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).key).toBe("streams.maxBytes");
+      expect((err as Error).message).toMatch(/streams\.maxBytes \(1 GiB\) for stream BIG_\w+/);
+      expect((err as Error).message).toMatch(/5 streams \(BIG_TELEMETRY, .*\) reserves streams\.maxBytes, 5 GiB in all: lower streams\.maxBytes or raise max_file_store/);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("creates every stream when they fit", async () => {
+    const nc = await connect({ servers: ns.url });
+    try {
+      const cfg = loadConfig({ env: {}, overrides: { streams: { prefix: "SMALL_", maxBytes: 64 * 1024 ** 2 } } });
+      const done = await ensureStreams(nc, cfg);
+      expect(done.map((d) => d.action)).toEqual(["created", "created", "created", "created", "created"]);
+    } finally {
+      await nc.close();
+    }
+  });
+});
