@@ -1,23 +1,19 @@
 // Proves compose.yaml is wired right (health-gated dependencies, unique ports, .env.example covers every variable, pinned images, mounts that exist), that Docker Compose v2 itself resolves it (and refuses it without credentials), and that the shipped nats/Mosquitto configs work on the real servers.
-import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, connectAsync } from "mqtt";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadConfig } from "../core/config.ts";
-import { binaries, freePort, spawnManaged, waitForPort } from "../testing/mod.ts";
+import { streamSpecs } from "../core/streams.ts";
+import { binaries } from "../testing/mod.ts";
+import { composeConfig, CREDENTIALS, envExample } from "./compose_config.ts";
+import { startShippedMosquitto } from "./shipped_servers.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const composeText = readFileSync(join(ROOT, "compose.yaml"), "utf8");
-const envExample = Object.fromEntries(
-  readFileSync(join(ROOT, ".env.example"), "utf8")
-    .split("\n")
-    .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
-    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-);
 
 interface Service {
   image?: string;
@@ -170,38 +166,23 @@ describe("compose.yaml", () => {
     expect(cfg.streams.partitions).toBe(8);
   });
 
+  it("sizes the streams to fit nats.conf's max_file_store, which JetStream reserves their maxBytes against (either intake)", () => {
+    const conf = readFileSync(join(ROOT, "deploy/nats/nats.conf"), "utf8");
+    const [, n, unit] = /^\s*max_file_store:\s*(\d+)\s*(GB|TB)\s*$/m.exec(conf)!;
+    // Read as decimal units, the smaller reading, so the check holds however nats-server counts them.
+    const limit = Number(n) * (unit === "TB" ? 1e12 : 1e9);
+    for (const intake of ["broker", "nats"] as const) {
+      const cfg = loadConfig({ path: join(ROOT, "deploy/fleetstream.yaml"), env: { NATS_URL: "nats://nats:4222", MQTT_URL: "mqtt://mosquitto:1883" }, overrides: { intake } });
+      const reserved = streamSpecs(cfg).reduce((sum, st) => sum + (st.max_bytes ?? 0), 0);
+      expect(reserved, `${intake} intake`).toBeLessThanOrEqual(limit);
+    }
+  });
+
   it("ships shell scripts that parse", () => {
     execFileSync("sh", ["-n", join(ROOT, "deploy/mosquitto/entrypoint.sh")]);
     execFileSync("bash", ["-n", join(ROOT, "deploy/influxdb/init-dbrp.sh")]);
   });
 });
-
-/** The credentials compose.yaml requires (everything else in .env.example has a default there). */
-const CREDENTIALS = ["NATS_USER", "NATS_PASS", "MQTT_USERNAME", "MQTT_PASSWORD", "INFLUX_ADMIN_USER", "INFLUX_ADMIN_PASSWORD", "INFLUX_TOKEN", "GRAFANA_ADMIN_USER", "GRAFANA_ADMIN_PASSWORD"];
-
-interface Resolved {
-  services: Record<string, { command?: string[]; environment?: Record<string, string>; ports?: Array<{ target: number; published: string }> }>;
-}
-
-/**
- * `docker compose config`: Compose v2 reads, merges, interpolates and validates the files the way
- * `docker compose up` would, without an engine. The environment holds only `vars` (no shell
- * variables, no project `.env`), so what it resolves comes from them and the files alone.
- */
-function composeConfig(vars: Record<string, string>, files = ["compose.yaml"]): { status: number | null; stderr: string; resolved?: Resolved } {
-  const dir = mkdtempSync(join(tmpdir(), "fleetstream-compose-"));
-  try {
-    const envFile = join(dir, "env");
-    writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""));
-    const r = spawnSync(binaries.dockerCompose(), ["--project-directory", ROOT, ...files.flatMap((f) => ["-f", f]), "--env-file", envFile, "config", "--format", "json"], {
-      env: { PATH: process.env.PATH, HOME: dir },
-      encoding: "utf8",
-    });
-    return { status: r.status, stderr: r.stderr, resolved: r.status === 0 ? (JSON.parse(r.stdout) as Resolved) : undefined };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe("compose.yaml as Docker Compose v2 resolves it", () => {
   it("resolves with .env.example, alone and with deploy/compose.processors.yaml, without a warning", () => {
@@ -256,27 +237,10 @@ describe("deploy configs on the real servers", () => {
   });
 
   it("Mosquitto with mosquitto.conf requires the .env credentials and keeps >1000 queued QoS 1 messages for an offline session", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "fleetstream-mosq-conf-"));
-    const port = await freePort();
-    const passwd = join(dir, "passwd");
-    writeFileSync(passwd, "");
-    execFileSync("mosquitto_passwd", ["-b", passwd, envExample.MQTT_USERNAME!, envExample.MQTT_PASSWORD!]);
-    // Started as root, Mosquitto drops to its own user before reading these (the image's entrypoint chowns them).
-    chmodSync(dir, 0o777);
-    chmodSync(passwd, 0o644);
-    const conf = readFileSync(join(ROOT, "deploy/mosquitto/mosquitto.conf"), "utf8")
-      .replace(/^listener .*$/m, `listener ${port} 127.0.0.1`)
-      .replace(/^password_file .*$/m, `password_file ${passwd}`)
-      .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`)
-      .replace(/^log_dest .*$/m, "log_dest stderr");
-    writeFileSync(join(dir, "mosquitto.conf"), conf);
-    const proc = spawnManaged(binaries.mosquitto(), ["-c", join(dir, "mosquitto.conf")]);
-    const url = `mqtt://127.0.0.1:${port}`;
+    const mq = await startShippedMosquitto({ MQTT_USERNAME: envExample.MQTT_USERNAME!, MQTT_PASSWORD: envExample.MQTT_PASSWORD! });
+    const url = `mqtt://127.0.0.1:${mq.port}`;
     const creds = { username: envExample.MQTT_USERNAME, password: envExample.MQTT_PASSWORD, protocolVersion: 4 as const, reconnectPeriod: 0 };
     try {
-      await waitForPort(port).catch((e: Error) => {
-        throw new Error(`${e.message}\n${proc.output()}`);
-      });
       await expect(connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 })).rejects.toThrow(/Not authorized|Bad User/i);
       // A persistent subscriber goes away; 3000 QoS 1 messages arrive meanwhile (default queue: 1000).
       const sub = await connectAsync(url, { ...creds, clientId: "conf-sub", clean: false });
@@ -294,8 +258,7 @@ describe("deploy configs on the real servers", () => {
       await back.endAsync();
       expect(got.size).toBe(3000);
     } finally {
-      await proc.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await mq.cleanup();
     }
   });
 });

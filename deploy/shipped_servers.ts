@@ -1,0 +1,65 @@
+/**
+ * Test helpers: nats-server and Mosquitto started from the configs the compose stack ships
+ * (deploy/nats/nats.conf, deploy/mosquitto/mosquitto.conf), with only what a container provides
+ * changed: listen addresses, data directories, log destination, and Mosquitto's password file (its
+ * entrypoint writes that from MQTT_USERNAME / MQTT_PASSWORD).
+ */
+import { execFileSync } from "node:child_process";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../core/project_root.ts";
+import { binaries } from "../testing/binaries.ts";
+import { freePort, removeDir, spawnManaged, tempDir, waitForPort, type ManagedProcess } from "../testing/process.ts";
+
+export interface ShippedServer {
+  readonly port: number;
+  readonly proc: ManagedProcess;
+  cleanup(): Promise<void>;
+}
+
+async function started(proc: ManagedProcess, port: number, dir: string, name: string): Promise<ShippedServer> {
+  const cleanup = async () => {
+    await proc.stop();
+    removeDir(dir);
+  };
+  try {
+    await waitForPort(port);
+  } catch (e) {
+    await cleanup();
+    throw new Error(`${name} did not start: ${(e as Error).message}\n${proc.output()}`);
+  }
+  return { port, proc, cleanup };
+}
+
+/** nats-server with deploy/nats/nats.conf; its users come from NATS_USER / NATS_PASS in `creds`. */
+export async function startShippedNats(creds: { NATS_USER: string; NATS_PASS: string }): Promise<ShippedServer> {
+  const dir = tempDir("nats-shipped");
+  const [port, http] = [await freePort(), await freePort()];
+  const conf = readFileSync(join(PROJECT_ROOT, "deploy/nats/nats.conf"), "utf8")
+    .replace(/^listen: .*$/m, `listen: 127.0.0.1:${port}`)
+    .replace(/^http: .*$/m, `http: 127.0.0.1:${http}`)
+    .replace(/^(\s*)store_dir: .*$/m, `$1store_dir: "${join(dir, "js")}"`);
+  writeFileSync(join(dir, "nats.conf"), conf);
+  const proc = spawnManaged(binaries.natsServer(), ["-c", join(dir, "nats.conf")], { env: { ...process.env, ...creds } });
+  return started(proc, port, dir, "nats-server (deploy/nats/nats.conf)");
+}
+
+/** Mosquitto with deploy/mosquitto/mosquitto.conf and a password file for MQTT_USERNAME / MQTT_PASSWORD. */
+export async function startShippedMosquitto(creds: { MQTT_USERNAME: string; MQTT_PASSWORD: string }): Promise<ShippedServer> {
+  const dir = tempDir("mosquitto-shipped");
+  const port = await freePort();
+  const passwd = join(dir, "passwd");
+  writeFileSync(passwd, "");
+  execFileSync("mosquitto_passwd", ["-b", passwd, creds.MQTT_USERNAME, creds.MQTT_PASSWORD]);
+  // Started as root, Mosquitto drops to its own user before reading these (the image's entrypoint chowns them).
+  chmodSync(dir, 0o777);
+  chmodSync(passwd, 0o644);
+  const conf = readFileSync(join(PROJECT_ROOT, "deploy/mosquitto/mosquitto.conf"), "utf8")
+    .replace(/^listener .*$/m, `listener ${port} 127.0.0.1`)
+    .replace(/^password_file .*$/m, `password_file ${passwd}`)
+    .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`)
+    .replace(/^log_dest .*$/m, "log_dest stderr");
+  writeFileSync(join(dir, "mosquitto.conf"), conf);
+  const proc = spawnManaged(binaries.mosquitto(), ["-c", join(dir, "mosquitto.conf")]);
+  return started(proc, port, dir, "mosquitto (deploy/mosquitto/mosquitto.conf)");
+}
