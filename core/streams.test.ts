@@ -1,6 +1,6 @@
 // Proves that when a nats-server's JetStream storage limit cannot hold every stream's reserved
 // streams.maxBytes, provisioning stops with a config error that names the key and the fix (nats-server
-// itself only says "insufficient storage resources available"), and that it provisions when they fit.
+// itself only says "insufficient storage resources available"), and that lowering it is the fix.
 import { connect } from "@nats-io/transport-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServerHandle } from "../testing/mod.ts";
@@ -29,12 +29,17 @@ describe("ensureStreams against a storage limit", () => {
     }
   });
 
-  it("creates every stream when they fit", async () => {
+  it("provisions every stream once streams.maxBytes is lowered, on the same server", async () => {
     const nc = await connect({ servers: ns.url });
     try {
-      const cfg = loadConfig({ env: {}, overrides: { streams: { prefix: "SMALL_", maxBytes: 64 * 1024 ** 2 } } });
-      const done = await ensureStreams(nc, cfg);
-      expect(done.map((d) => d.action)).toEqual(["created", "created", "created", "created", "created"]);
+      const big = loadConfig({ env: {}, overrides: { streams: { maxBytes: 1024 ** 3 } } });
+      await expect(ensureStreams(nc, big)).rejects.toBeInstanceOf(ConfigError);
+      // The streams made before the refusal keep their reservations until updated.
+      const small = loadConfig({ env: {}, overrides: { streams: { maxBytes: 256 * 1024 ** 2 } } });
+      const done = await ensureStreams(nc, small);
+      expect(done.length).toBe(5);
+      expect(done.map((d) => d.action)).toContain("updated");
+      expect(done.map((d) => d.action)).toContain("created");
     } finally {
       await nc.close();
     }
