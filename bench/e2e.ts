@@ -21,6 +21,8 @@ import { READER, startPassthrough } from "./e2e_passthrough.ts";
 import { cpuClock, histogramDelta, histogramQuantile, machineBusyPct, machineCpu, procSample, scrapeHistogram, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
 
 const LATENCY = "fleetstream_sink_event_latency_seconds";
+/** From the gateway receiving a reading to JetStream storing it: what each in-flight slot is held for. */
+const STORE_LATENCY = "fleetstream_gateway_publish_latency_seconds";
 /** A step kept up when everything it published was stored within this long after its last PUBACK. */
 const KEEP_UP_MS = 5_000;
 /** How long to wait for stragglers before calling them missing. */
@@ -46,6 +48,8 @@ interface Step {
   ingest: number;
   p50: number;
   p99: number;
+  /** Mean time from the gateway receiving a reading to JetStream storing it, over the step. */
+  storeMs: number;
   peakRssMb: number;
   /** V8 heap (total) when the load ended, from the process's own /metrics. */
   heapMb: number;
@@ -169,7 +173,7 @@ async function runStep(
   ackedBefore: number,
   seq: { next: number },
 ): Promise<Step> {
-  const h0 = await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" });
+  const [h0, s0] = await Promise.all([scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" }), scrapeHistogram(fs.metricsUrl, STORE_LATENCY)]);
   const fsCpu = cpuClock(fs.pid);
   const natsCpu = cpuClock(natsPid);
   const box0 = machineCpu();
@@ -186,6 +190,7 @@ async function runStep(
   const cpuPct = (cpuSec / ((Date.now() - t0) / 1000)) * 100;
   const boxPct = machineBusyPct(box0, machineCpu());
   const lat = histogramDelta(h0, await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" }));
+  const store = histogramDelta(s0, await scrapeHistogram(fs.metricsUrl, STORE_LATENCY));
   const achieved = load.acked / (load.elapsedMs / 1000);
   const ingest = jsDrainMs === undefined ? NaN : load.acked / ((load.elapsedMs + jsDrainMs) / 1000);
   const dlq = await streamCount(jsm, "DLQ");
@@ -205,6 +210,7 @@ async function runStep(
     ingest,
     p50: histogramQuantile(lat, 0.5) * 1000,
     p99: histogramQuantile(lat, 0.99) * 1000,
+    storeMs: store.count > 0 ? (store.sum / store.count) * 1000 : NaN,
     peakRssMb: peakRss / MB,
     heapMb: heap / MB,
     cpuPct,
@@ -222,10 +228,10 @@ function printReport(steps: Step[], passes: PassResult[], settled: Settled | und
   w(`end-to-end benchmark: ${devices} simulated sensors -> Mosquitto (QoS 1, MQTT 5) -> fleetstream start (broker intake, processors, sink) -> JetStream + VictoriaMetrics`);
   w(`steps of ${stepMs / 1000} s; "ok" = every reading the broker acknowledged is in TELEMETRY and in VictoriaMetrics within ${KEEP_UP_MS / 1000} s of the last PUBACK`);
   w("");
-  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"ingest/s".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)} ${"nats us/msg".padStart(11)} ${"box %".padStart(5)}  status`);
+  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"ingest/s".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"store ms".padStart(8)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)} ${"nats us/msg".padStart(11)} ${"box %".padStart(5)}  status`);
   for (const s of steps) {
     w(
-      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${f(s.ingest).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)} ${f(s.natsUsPerMsg).padStart(11)} ${f(s.boxPct).padStart(5)}  ${s.status}`,
+      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${f(s.ingest).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.storeMs, 1).padStart(8)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)} ${f(s.natsUsPerMsg).padStart(11)} ${f(s.boxPct).padStart(5)}  ${s.status}`,
     );
   }
   const ok = steps.filter((s) => s.status === "ok" || s.status === "generator/broker limit");
@@ -284,6 +290,8 @@ function printReport(steps: Step[], passes: PassResult[], settled: Settled | und
   w("of up to influx.batchSize (1000) readings or 1 s). RSS and CPU: /proc of the fleetstream process (peak VmRSS sampled every 250 ms; CPU % of one core,");
   w("CPU us/msg: the process's CPU time over the step and its drain divided by the readings; nats us/msg: the same for nats-server). box %: every core of the machine busy over the");
   w("step and its drain (broker, nats-server, store, generator and fleetstream together; near 100 the machine, not fleetstream, is the limit).");
+  w("store ms: mean time from the gateway receiving a reading to JetStream storing it (fleetstream_gateway_publish_latency_seconds). The gateway");
+  w("holds at most gateway.maxInFlight readings (default 100), so it takes in at most maxInFlight / store ms readings per second.");
   w("The machine may be shared: figures are under its load.");
   w("The ratio compares a stepped, loss-checked rate with the passthrough's flat-out rate. A step passes with up to");
   w(`${KEEP_UP_MS / 1000} s of drain, so a rate slightly above what fleetstream sustains can pass; ingest/s (readings over the step plus the`);
