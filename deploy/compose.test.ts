@@ -34,7 +34,7 @@ const interpolate = (s: string) => s.replace(/\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}
 
 describe("compose.yaml", () => {
   it("has the cloud services, each with a healthcheck", () => {
-    for (const name of ["nats", "mosquitto", "influxdb", "grafana", "prometheus", "gateway", "processor", "sink", "fanout"]) {
+    for (const name of ["nats", "mosquitto", "influxdb", "grafana", "prometheus", "gateway", "gateway-nats", "processor", "sink", "fanout"]) {
       expect(services[name], name).toBeDefined();
       expect(services[name]!.healthcheck?.test.length, `${name} healthcheck`).toBeGreaterThan(0);
     }
@@ -112,6 +112,17 @@ describe("compose.yaml", () => {
       expect(services[name]!.command?.[0]).toBe(name);
     }
     expect(new URL(services.gateway!.environment!.MQTT_URL!).hostname).toBe("mosquitto");
+    // nats-server PUBACKs its MQTT listener's QoS 1 messages whether or not anything stores them: the
+    // listener is on, so a gateway with the nats intake (no MQTT_URL) runs beside the Mosquitto one.
+    expect(services.nats!.command).toEqual(["-c", "/etc/nats/nats-mqtt.conf"]);
+    expect(readFileSync(join(ROOT, "deploy/nats/nats-mqtt.conf"), "utf8")).toMatch(/^mqtt \{/m);
+    const gwNats = services["gateway-nats"]!;
+    expect(gwNats.command).toEqual(["gateway"]);
+    expect(new URL(gwNats.environment!.NATS_URL!).hostname).toBe("nats");
+    expect(gwNats.environment!.MQTT_URL).toBeUndefined();
+    expect(gwNats.environment!.FLEETSTREAM_GATEWAY_ID).not.toBe(services.gateway!.environment!.FLEETSTREAM_GATEWAY_ID);
+    const natsIntake = loadConfig({ path: join(ROOT, "deploy/fleetstream.yaml"), env: Object.fromEntries(Object.entries(gwNats.environment!).map(([k, v]) => [k, interpolate(v)])) });
+    expect(natsIntake.intake).toBe("nats");
     expect(new URL(services.sink!.environment!.INFLUX_URL!).hostname).toBe("influxdb");
     expect(services.sink!.environment!.INFLUX_TOKEN).toMatch(/^\$\{INFLUX_TOKEN:\?/);
     // Processors scale: no fixed name or host port.
@@ -137,7 +148,7 @@ describe("compose.yaml", () => {
   it("scrapes the gateway and processor services' /metrics port", () => {
     const prom = parse(readFileSync(join(ROOT, "deploy/prometheus/prometheus.yml"), "utf8")) as { scrape_configs: Array<{ job_name: string; dns_sd_configs?: Array<{ names: string[]; port: number }> }> };
     const targets = prom.scrape_configs.flatMap((c) => c.dns_sd_configs ?? []);
-    expect(targets.flatMap((t) => t.names).sort()).toEqual(["fanout", "gateway", "processor", "processor-b", "sink"]);
+    expect(targets.flatMap((t) => t.names).sort()).toEqual(["fanout", "gateway", "gateway-nats", "processor", "processor-b", "sink"]);
     for (const t of targets) expect(t.port).toBe(9464);
     const dockerfile = readFileSync(join(ROOT, "deploy/Dockerfile"), "utf8");
     expect(dockerfile).toMatch(/^FROM node:20-slim$/m);

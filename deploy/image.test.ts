@@ -3,8 +3,8 @@
 // temporary directory; its gateway, processor, sink and fanout services started with the command and
 // environment Docker Compose resolves compose.yaml to (credentials from .env.example), against nats-server
 // and Mosquitto running the configs the stack ships (with authentication) and an InfluxDB v2 write API
-// (VictoriaMetrics). Every service passes its compose healthcheck, and readings published over MQTT with
-// the .env credentials reach the processor and the store.
+// (VictoriaMetrics). Every service passes its compose healthcheck, and readings published with the .env
+// credentials, over Mosquitto and over nats-server's own MQTT listener, reach the processor and the store.
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { connectAsync } from "mqtt";
@@ -18,7 +18,7 @@ import { freePort, removeDir, spawnManaged, startVictoriaMetrics, tempDir, type 
 import { composeConfig, envExample, type Resolved } from "./compose_config.ts";
 import { startShippedMosquitto, startShippedNats, type ShippedServer } from "./shipped_servers.ts";
 
-const SERVICES = ["gateway", "processor", "sink", "fanout"];
+const SERVICES = ["gateway", "gateway-nats", "processor", "sink", "fanout"];
 const READINGS = 40;
 
 interface Dockerfile {
@@ -72,7 +72,7 @@ function contextFiles(): string[] {
 describe("the fleetstream image, built without Docker from deploy/Dockerfile", () => {
   const dockerfile = readDockerfile();
   let image: string;
-  let nats: ShippedServer;
+  let nats: ShippedServer & { mqttPort: number };
   let mqtt: ShippedServer;
   let store: StoreHandle;
   let resolved: Resolved;
@@ -146,26 +146,30 @@ describe("the fleetstream image, built without Docker from deploy/Dockerfile", (
     }
   }, 90_000);
 
-  it("carries readings published with the .env credentials to the processor and to the store", async () => {
-    const dev = await connectAsync(`mqtt://127.0.0.1:${mqtt.port}`, { username: envExample.MQTT_USERNAME, password: envExample.MQTT_PASSWORD, clientId: "image-test-device", reconnectPeriod: 0 });
+  it("carries readings published with the .env credentials, to Mosquitto and to nats-server's MQTT listener, to the processor and to the store", async () => {
     const t0 = Date.now() - 60_000;
-    for (let i = 0; i < READINGS; i++) {
-      const device = `img-${i % 4}`;
-      await dev.publishAsync(`devices/${device}/telemetry`, JSON.stringify({ ts: t0 + i * 1000, seq: i, metrics: { temperature: 20 + i / 10 } }), { qos: 1 });
-    }
-    await dev.endAsync();
+    const publish = async (url: string, username: string, password: string, prefix: string) => {
+      const dev = await connectAsync(url, { username, password, protocolVersion: 4, clientId: `image-test-${prefix}`, reconnectPeriod: 0 });
+      for (let i = 0; i < READINGS; i++) {
+        await dev.publishAsync(`devices/${prefix}-${i % 4}/telemetry`, JSON.stringify({ ts: t0 + i * 1000, seq: i, metrics: { temperature: 20 + i / 10 } }), { qos: 1 });
+      }
+      await dev.endAsync();
+    };
+    await publish(`mqtt://127.0.0.1:${mqtt.port}`, envExample.MQTT_USERNAME!, envExample.MQTT_PASSWORD!, "mosq");
+    await publish(`mqtt://127.0.0.1:${nats.mqttPort}`, envExample.NATS_USER!, envExample.NATS_PASS!, "nats");
+    const want = 2 * READINGS;
 
     const jsm = await jetstreamManager(nc);
     const deadline = Date.now() + 45_000;
     let stored = 0;
     let processed = 0;
-    while ((stored < READINGS || processed < READINGS) && Date.now() < deadline) {
+    while ((stored < want || processed < want) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 500));
       stored = [...(await readVictoriaMetricsSamples(store.url)).keys()].filter((k) => k.startsWith("sensor_reading,") && k.includes(" temperature@")).length;
       processed = 0;
       for await (const c of jsm.consumers.list("TELEMETRY")) if (/processor_telemetry_\d+$/.test(c.name)) processed += c.delivered.consumer_seq;
     }
-    expect(stored, [...procs].map(([n, p]) => `${n}: ${p.proc.output()}`).join("\n")).toBe(READINGS);
-    expect(processed).toBe(READINGS);
+    expect(stored, [...procs].map(([n, p]) => `${n}: ${p.proc.output()}`).join("\n")).toBe(want);
+    expect(processed).toBe(want);
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 /**
  * Test helpers: nats-server and Mosquitto started from the configs the compose stack ships
- * (deploy/nats/nats.conf, deploy/mosquitto/mosquitto.conf), with only what a container provides
+ * (deploy/nats/nats-mqtt.conf with nats.conf, deploy/mosquitto/mosquitto.conf), with only what a container provides
  * changed: listen addresses, data directories, log destination, and Mosquitto's password file (its
  * entrypoint writes that from MQTT_USERNAME / MQTT_PASSWORD).
  */
@@ -31,17 +31,25 @@ async function started(proc: ManagedProcess, port: number, dir: string, name: st
   return { port, proc, cleanup };
 }
 
-/** nats-server with deploy/nats/nats.conf; its users come from NATS_USER / NATS_PASS in `creds`. */
-export async function startShippedNats(creds: { NATS_USER: string; NATS_PASS: string }): Promise<ShippedServer> {
+/**
+ * nats-server as compose.yaml runs it: deploy/nats/nats-mqtt.conf (which includes nats.conf), so with
+ * its MQTT listener; its users come from NATS_USER / NATS_PASS in `creds`.
+ */
+export async function startShippedNats(creds: { NATS_USER: string; NATS_PASS: string }): Promise<ShippedServer & { mqttPort: number }> {
   const dir = tempDir("nats-shipped");
-  const [port, http] = [await freePort(), await freePort()];
-  const conf = readFileSync(join(PROJECT_ROOT, "deploy/nats/nats.conf"), "utf8")
-    .replace(/^listen: .*$/m, `listen: 127.0.0.1:${port}`)
-    .replace(/^http: .*$/m, `http: 127.0.0.1:${http}`)
-    .replace(/^(\s*)store_dir: .*$/m, `$1store_dir: "${join(dir, "js")}"`);
-  writeFileSync(join(dir, "nats.conf"), conf);
-  const proc = spawnManaged(binaries.natsServer(), ["-c", join(dir, "nats.conf")], { env: { ...process.env, ...creds } });
-  return started(proc, port, dir, "nats-server (deploy/nats/nats.conf)");
+  const [port, http, mqttPort] = [await freePort(), await freePort(), await freePort()];
+  const read = (f: string) => readFileSync(join(PROJECT_ROOT, "deploy/nats", f), "utf8");
+  writeFileSync(
+    join(dir, "nats.conf"),
+    read("nats.conf")
+      .replace(/^listen: .*$/m, `listen: 127.0.0.1:${port}`)
+      .replace(/^http: .*$/m, `http: 127.0.0.1:${http}`)
+      .replace(/^(\s*)store_dir: .*$/m, `$1store_dir: "${join(dir, "js")}"`),
+  );
+  writeFileSync(join(dir, "nats-mqtt.conf"), read("nats-mqtt.conf").replace(/^(\s*)listen: .*$/m, `$1listen: 127.0.0.1:${mqttPort}`));
+  const proc = spawnManaged(binaries.natsServer(), ["-c", join(dir, "nats-mqtt.conf")], { env: { ...process.env, ...creds } });
+  const server = await started(proc, port, dir, "nats-server (deploy/nats/nats-mqtt.conf)");
+  return { ...server, mqttPort };
 }
 
 /** Mosquitto with deploy/mosquitto/mosquitto.conf and a password file for MQTT_USERNAME / MQTT_PASSWORD. */
