@@ -18,7 +18,7 @@ import { startMosquitto, startNatsServer, startVictoriaMetrics } from "../testin
 import { startFleetstream, type FleetstreamProcess } from "./e2e_fleetstream.ts";
 import { runLoad } from "./e2e_load.ts";
 import { READER, startPassthrough } from "./e2e_passthrough.ts";
-import { cpuClock, histogramDelta, histogramQuantile, machineBusyPct, machineCpu, procSample, scrapeHistogram, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
+import { cpuClock, histogramDelta, histogramQuantile, machineBusyPct, machineCpu, parseHistogram, procSample, scrapeText, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
 
 const LATENCY = "fleetstream_sink_event_latency_seconds";
 /** From the gateway receiving a reading to JetStream storing it: what each in-flight slot is held for. */
@@ -173,7 +173,12 @@ async function runStep(
   ackedBefore: number,
   seq: { next: number },
 ): Promise<Step> {
-  const [h0, s0] = await Promise.all([scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" }), scrapeHistogram(fs.metricsUrl, STORE_LATENCY)]);
+  // Both histograms from one scrape, before and after, so each pair spans the same interval.
+  const histograms = async () => {
+    const text = await scrapeText(fs.metricsUrl);
+    return { lat: parseHistogram(text, LATENCY, { sink: "raw" }), store: parseHistogram(text, STORE_LATENCY) };
+  };
+  const before = await histograms();
   const fsCpu = cpuClock(fs.pid);
   const natsCpu = cpuClock(natsPid);
   const box0 = machineCpu();
@@ -189,8 +194,9 @@ async function runStep(
   const natsSec = natsCpu();
   const cpuPct = (cpuSec / ((Date.now() - t0) / 1000)) * 100;
   const boxPct = machineBusyPct(box0, machineCpu());
-  const lat = histogramDelta(h0, await scrapeHistogram(fs.metricsUrl, LATENCY, { sink: "raw" }));
-  const store = histogramDelta(s0, await scrapeHistogram(fs.metricsUrl, STORE_LATENCY));
+  const after = await histograms();
+  const lat = histogramDelta(before.lat, after.lat);
+  const store = histogramDelta(before.store, after.store);
   const achieved = load.acked / (load.elapsedMs / 1000);
   const ingest = jsDrainMs === undefined ? NaN : load.acked / ((load.elapsedMs + jsDrainMs) / 1000);
   const dlq = await streamCount(jsm, "DLQ");

@@ -66,9 +66,13 @@ export interface HistogramSnapshot {
   sum: number;
 }
 
-/** Scrapes one histogram (series matching every label in `labels`) from a Prometheus text endpoint. */
-export async function scrapeHistogram(metricsUrl: string, name: string, labels: Record<string, string> = {}): Promise<HistogramSnapshot> {
-  const text = await (await fetch(metricsUrl)).text();
+/** The text of a Prometheus endpoint, to read several series from one scrape. */
+export async function scrapeText(metricsUrl: string): Promise<string> {
+  return (await fetch(metricsUrl)).text();
+}
+
+/** One histogram (series matching every label in `labels`) from a scrape's text. */
+export function parseHistogram(text: string, name: string, labels: Record<string, string> = {}): HistogramSnapshot {
   const buckets = new Map<number, number>();
   let count = 0;
   let sum = 0;
