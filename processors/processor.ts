@@ -3,7 +3,6 @@
  * {@link createPartitionPipeline}, sharing one pipelined publisher and one checkpoint bucket.
  * Embeddable: `fleetstream processor` runs it alone, `fleetstream start` beside the gateway.
  */
-import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { SchedulerLike } from "rxjs";
 import { systemClock, type Clock } from "../core/clock.ts";
@@ -112,10 +111,8 @@ export function createProcessor(deps: ProcessorDeps, options: Partial<ProcessorO
       if (opts.ensureStreams) await ensureStreams(nc, cfg);
       pub = createJsPublisher(nc, { maxInFlight: opts.maxInFlight, timeoutMs: 10_000 });
       const store = await openCheckpointStore(nc, pub, { bucket: `${cfg.streams.prefix}fleetstream_processor`, replicas: cfg.streams.replicas });
-      const js = jetstream(nc);
       const pdeps = {
         nc,
-        js,
         pub,
         store,
         subj,

@@ -4,11 +4,11 @@
  * so an outage of the downstream holds memory at one batch and leaves everything unacked.
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "../../core/logger.ts";
 import type { RetentionWatch } from "../../core/retention_watch.ts";
-import { replyOf } from "../sources/jetstream_source.ts";
+import { createPullPoller, DEFAULT_PULL_POLLER_OPTIONS } from "../sources/pull_poller.ts";
 
 export interface DurableLoopOptions {
   stream: string;
@@ -17,8 +17,13 @@ export interface DurableLoopOptions {
   filterSubjects: string[];
   /** Messages per fetch, at most. */
   batch: number;
-  /** How long one fetch waits to fill its batch (nats.js needs >= 1000 ms). */
+  /** How long gathering one batch may take (a batch handler's nats.js fetch needs >= 1000 ms). */
   expiresMs: number;
+  /**
+   * Streaming handlers are fed by polls (see `pull_poller.ts`): a pull that did not fill the batch
+   * is followed by the next one this much later (ms), until the batch is full or `expiresMs` is up.
+   */
+  pollMs: number;
   /** JetStream's ack wait; a pending batch is kept alive with `working()` well within it. */
   ackWaitMs: number;
   /** Where a new consumer starts: all stored messages, or only new ones. */
@@ -33,6 +38,7 @@ export interface DurableLoopOptions {
 export const DEFAULT_DURABLE_LOOP_OPTIONS: Omit<DurableLoopOptions, "stream" | "durable" | "filterSubjects"> = {
   batch: 500,
   expiresMs: 1000,
+  pollMs: DEFAULT_PULL_POLLER_OPTIONS.idleMs,
   ackWaitMs: 30_000,
   deliverPolicy: "all",
   ackPolicy: "explicit",
@@ -51,8 +57,8 @@ export type BatchHandler = (msgs: JsMsg[], signal: AbortSignal, ackAll: boolean)
  * of its fetch and write: they would outlive V8's young generation and be promoted.
  */
 export interface StreamingBatchHandler {
-  /** Called for each delivered message, in order, while the fetch runs. */
-  take(msg: JsMsg): void;
+  /** Called for each delivered message, in order, while the batch is gathered. */
+  take(msg: Msg): void;
   /**
    * Stores what `take` kept; on failure it is called again with the same batch. `replies` are the
    * messages' reply (ack) subjects, in `take` order: they name each message's stream sequence.
@@ -157,15 +163,24 @@ export async function startDurableLoop(
   const js = jetstream(nc);
   const abort = new AbortController();
   let current: { close(): Promise<void | Error> } | undefined;
+  // Deliveries of a streaming handler. Any that come while no batch is being gathered (of a pull
+  // given up on after a reconnect) open the next batch: with cumulative acks, skipping one and
+  // acking a later one would lose it.
+  let early: Msg[] = [];
+  let deliver: (m: Msg) => void = (m) => void early.push(m);
+  const poller = typeof handler === "function" ? undefined : createPullPoller(nc, { stream: opts.stream, durable: opts.durable, pullTimeoutMs: DEFAULT_PULL_POLLER_OPTIONS.pullTimeoutMs }, (m) => deliver(m));
   const done = (async () => {
     while (!abort.signal.aborted) {
       try {
-        const consumer = await js.consumers.get(opts.stream, opts.durable);
-        const iter = await consumer.fetch({ max_messages: opts.batch, expires: Math.max(1000, opts.expiresMs) });
-        current = iter;
         try {
-          const batch = typeof handler === "function" ? await collected(iter, handler) : await streamed(iter, handler);
-          current = undefined;
+          let batch: Batch | undefined;
+          if (typeof handler === "function") {
+            const consumer = await js.consumers.get(opts.stream, opts.durable);
+            const iter = await consumer.fetch({ max_messages: opts.batch, expires: Math.max(1000, opts.expiresMs) });
+            current = iter;
+            batch = await collected(iter, handler);
+            current = undefined;
+          } else batch = await polled(handler);
           if (!batch || abort.signal.aborted) continue;
           const stopKeepAlive = keepAlive(batch.working, opts.ackWaitMs);
           try {
@@ -188,6 +203,7 @@ export async function startDurableLoop(
           if (typeof handler !== "function") handler.clear();
         }
       } catch (e) {
+        current = undefined;
         if (abort.signal.aborted) break;
         log.warn("consumer loop error, retrying", { durable: opts.durable, err: e });
         if (/consumer not found/i.test((e as Error).message)) ackAll = (await ensureDurable(nc, opts).catch(() => "explicit" as const)) === "all";
@@ -214,12 +230,35 @@ export async function startDurableLoop(
     };
   }
 
-  /** Each message to `take`, keeping only its reply subject (to keep it alive and ack it). */
-  async function streamed(iter: AsyncIterable<JsMsg>, h: StreamingBatchHandler): Promise<Batch | undefined> {
+  /**
+   * Pulls until `batch` messages came or `expiresMs` is up, each message to `take` as it comes,
+   * keeping only its reply subject (to keep it alive and ack it).
+   */
+  async function polled(h: StreamingBatchHandler): Promise<Batch | undefined> {
     const replies: string[] = [];
-    for await (const m of iter) {
+    const take = (m: Msg) => {
       h.take(m);
-      replies.push(replyOf(m));
+      replies.push(m.reply!);
+    };
+    for (const m of early.splice(0)) take(m);
+    deliver = take;
+    try {
+      const deadline = Date.now() + opts.expiresMs;
+      while (replies.length < opts.batch && !abort.signal.aborted) {
+        const end = await poller!.pull(opts.batch - replies.length);
+        if (end === "full") continue;
+        if (end === "unavailable") {
+          // No responders: JetStream is away or the consumer is gone. What came is written first;
+          // an empty batch asks, and "consumer not found" makes the loop re-create it.
+          if (replies.length > 0) break;
+          await (await jetstreamManager(nc)).consumers.info(opts.stream, opts.durable);
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        await sleep(Math.min(end === "unavailable" ? 1000 : opts.pollMs, left), abort.signal).catch(() => {});
+      }
+    } finally {
+      deliver = (m) => void early.push(m);
     }
     if (replies.length === 0) return undefined;
     return {
@@ -242,6 +281,7 @@ export async function startDurableLoop(
       abort.abort(new Error("stopped"));
       await current?.close().catch(() => {});
       await done;
+      poller?.close();
     },
   };
 }

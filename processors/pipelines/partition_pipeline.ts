@@ -18,8 +18,7 @@
  * held back until then, so no published result ever depends on state a crash could forget.
  */
 import { headersToRecord } from "../../core/fast_headers.ts";
-import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subscription } from "rxjs";
 import type { WindowSpec } from "../../core/config.ts";
 import { encodeDlq, toBase64 } from "../../core/dlq.ts";
@@ -35,7 +34,7 @@ import { enrichLocation } from "../operators/enrich_location.ts";
 import { eventTimeWindow } from "../operators/event_time_window.ts";
 import { reorderBySeq } from "../operators/reorder_by_seq.ts";
 import { decodeMessage } from "../sources/decode_message.ts";
-import { jetStreamSource, resetConsumerToAckFloor, streamSeqOf } from "../sources/jetstream_source.ts";
+import { ackAll, jetStreamSource, pendingOfReply, resetConsumerToAckFloor, streamSeqOf } from "../sources/jetstream_source.ts";
 import type { CheckpointStore } from "../state/checkpoint_store.ts";
 import { DeviceWindows, type DeviceWindowsState } from "../state/device_windows.ts";
 import type { InputEvent, ProcessorItem } from "../state/events.ts";
@@ -44,7 +43,6 @@ import { Sequencer, type SequencerState } from "../state/sequencer.ts";
 
 export interface PartitionPipelineDeps {
   nc: NatsConnection;
-  js: JetStreamClient;
   pub: JsPublisher;
   store: CheckpointStore;
   subj: Subjects;
@@ -69,6 +67,8 @@ export interface PartitionPipelineOptions {
   dedupeIds: number;
   checkpointInterval: number;
   maxAckPending: number;
+  /** A caught-up partition pulls again after this long (ms): see `pull_poller.ts`. */
+  pollMs: number;
   ackWait: number;
   /** `ce-source` of published results. */
   source: string;
@@ -85,6 +85,7 @@ export const DEFAULT_PARTITION_PIPELINE_OPTIONS: Omit<PartitionPipelineOptions, 
   dedupeIds: 128,
   checkpointInterval: 1000,
   maxAckPending: 5000,
+  pollMs: 50,
   ackWait: 30_000,
   source: "fleetstream/processor",
   scheduler: asyncScheduler,
@@ -136,7 +137,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
 
   let pending: Promise<void>[] = [];
   let failure: Error | undefined;
-  let lastMsg: JsMsg | undefined;
+  let lastMsg: Msg | undefined;
   /** The device of the last event applied: the watermark-delay gauge follows it. */
   let lastDevice: string | undefined;
   let unacked = 0;
@@ -190,7 +191,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
     metrics.results.labels(type).inc();
   };
 
-  const deadLetter = (reason: DlqReason, ev: InputEvent<unknown> | undefined, msg: JsMsg | undefined, error: string) => {
+  const deadLetter = (reason: DlqReason, ev: InputEvent<unknown> | undefined, msg: Msg | undefined, error: string) => {
     const raw = ev?.raw ?? (msg ? { subject: msg.subject, headers: msg.headers, data: msg.data } : undefined);
     const { headers, body } = encodeDlq({
       stage: "processor",
@@ -266,7 +267,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
         )
       : sequenced.pipe((s) => enrichLocation({ store: locStore, onTouch: touch })(s as never) as never);
 
-  const onMessage = (msg: JsMsg) => {
+  const onMessage = (msg: Msg) => {
     lastMsg = msg;
     unacked++;
     const seq = streamSeqOf(msg);
@@ -312,7 +313,8 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
    * message count instead, a partition of a small fleet left them unset for minutes.
    */
   const sampleGauges = () => {
-    if (lastMsg) m.lag.set(lastMsg.info.pending);
+    const pending = pendingOfReply(lastMsg?.reply);
+    if (pending !== undefined) m.lag.set(pending);
     const w = kind === "telemetry" && lastDevice !== undefined ? winStore.get(lastDevice) : undefined;
     if (w && Number.isFinite(w.watermark)) m.wmDelay.set((deps.clock.now() - w.watermark) / 1000);
   };
@@ -361,8 +363,9 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
       for (const d of byDevice.keys()) dirty.add(d);
     }
     if (ackMsg) {
-      ackMsg.ack();
-      m.lag.set(ackMsg.info.pending);
+      ackAll(deps.nc, ackMsg);
+      const pending = pendingOfReply(ackMsg.reply);
+      if (pending !== undefined) m.lag.set(pending);
     }
     metrics.checkpointedDevices.inc(entries.length);
     metrics.checkpointDuration.observe((performance.now() - t0) / 1000);
@@ -419,12 +422,13 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
         filterSubject: subj.inputPartition(kind, opts.partition),
         maxAckPending: opts.maxAckPending,
         maxMessages: Math.max(1, Math.min(1000, Math.floor(opts.maxAckPending / 2))),
+        pollMs: opts.pollMs,
         ackWait: opts.ackWait,
       };
       const from = await resetConsumerToAckFloor(deps.nc, srcOpts);
       log.debug("partition started", { stream: opts.stream, partition: opts.partition, devices: restored.size, fromSeq: from });
       pipeSub = processed.subscribe({ next: onItem, error: (e) => deps.onFatal(e as Error) });
-      sourceSub = jetStreamSource(deps.js, srcOpts).subscribe({
+      sourceSub = jetStreamSource(deps.nc, srcOpts).subscribe({
         next: onMessage,
         error: (e) => {
           if (!stopped) deps.onFatal(e as Error);

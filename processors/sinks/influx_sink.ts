@@ -197,7 +197,7 @@ export function createInfluxSink(deps: InfluxSinkDeps, opts: Partial<InfluxSinkO
    */
   const consumer = (name: string, raw: boolean, stream: string, writer: PointWriter): StreamingBatchHandler => {
     const batch = new SinkBatch(raw);
-    let unmapped = new Map<number, JsMsg>();
+    let unmapped = new Map<number, SinkMessage>();
     return {
       take(m) {
         const i = batch.size;

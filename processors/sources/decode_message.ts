@@ -12,7 +12,7 @@ import type { InputEvent } from "../state/events.ts";
 /** What a decoder needs of a JetStream message. */
 export interface MessageLike {
   subject: string;
-  seq: number;
+  seq?: number;
   headers?: MsgHdrs;
   data: Uint8Array;
 }

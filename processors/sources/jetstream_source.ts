@@ -1,16 +1,18 @@
 /**
  * The JetStream source: one durable pull consumer per input partition, as an Observable of
  * ackable messages. Backpressure comes from JetStream: at most `maxAckPending` messages are out
- * unacknowledged, and `consume` buffers at most `maxMessages`.
+ * unacknowledged, and one pull asks for at most `maxMessages`.
  *
  * The consumer acknowledges cumulatively (`AckPolicy.All`): the processor acks the newest message
  * once everything before it is durable. On start the consumer is re-created at its ack floor, so
  * messages delivered to a crashed process but never acknowledged come again, first and in order.
  */
-import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Observable } from "rxjs";
+import { createPullPoller, DEFAULT_PULL_POLLER_OPTIONS } from "./pull_poller.ts";
 
 export interface JetStreamSourceOptions {
   stream: string;
@@ -19,8 +21,10 @@ export interface JetStreamSourceOptions {
   /** e.g. `iot.telemetry.3.>` */
   filterSubject: string;
   maxAckPending: number;
-  /** Messages `consume` buffers client-side. */
+  /** Messages per pull, at most. */
   maxMessages: number;
+  /** After a pull that did not fill, the next one follows this much later (ms). */
+  pollMs: number;
   /** Redelivery after this long without an ack (ms). */
   ackWait: number;
 }
@@ -28,6 +32,7 @@ export interface JetStreamSourceOptions {
 export const DEFAULT_JETSTREAM_SOURCE_OPTIONS: Omit<JetStreamSourceOptions, "stream" | "durable" | "filterSubject"> = {
   maxAckPending: 5000,
   maxMessages: 1000,
+  pollMs: DEFAULT_PULL_POLLER_OPTIONS.idleMs,
   ackWait: 30_000,
 };
 
@@ -57,40 +62,58 @@ export async function resetConsumerToAckFloor(nc: NatsConnection, opts: JetStrea
 }
 
 /**
- * Messages of one durable consumer; unsubscribing stops the pull (buffered, unprocessed messages
- * are simply not acknowledged).
- * @example jetStreamSource(js, { stream: "TELEMETRY", durable: "proc_telemetry_3", filterSubject: "iot.telemetry.3.>", ... }).subscribe(handle)
+ * Messages of one durable consumer, read in polls (see `pull_poller.ts`); unsubscribing stops the
+ * polling (delivered, unprocessed messages are simply not acknowledged). Each message is handed on
+ * as nats.js delivers it: a core `Msg` whose reply is its ack subject (ack it with {@link ackAll}).
+ * @example jetStreamSource(nc, { stream: "TELEMETRY", durable: "proc_telemetry_3", filterSubject: "iot.telemetry.3.>", ... }).subscribe(handle)
  */
-export function jetStreamSource(js: JetStreamClient, opts: JetStreamSourceOptions): Observable<JsMsg> {
-  return new Observable<JsMsg>((subscriber) => {
+export function jetStreamSource(nc: NatsConnection, opts: JetStreamSourceOptions): Observable<Msg> {
+  return new Observable<Msg>((subscriber) => {
     let stopped = false;
-    let stop: (() => void) | undefined;
+    const poller = createPullPoller(nc, { stream: opts.stream, durable: opts.durable, pullTimeoutMs: DEFAULT_PULL_POLLER_OPTIONS.pullTimeoutMs }, (m) => {
+      if (!stopped) subscriber.next(m);
+    });
     void (async () => {
-      const consumer = await js.consumers.get(opts.stream, opts.durable);
-      const iter = await consumer.consume({ max_messages: opts.maxMessages });
-      stop = () => iter.stop();
-      if (stopped) iter.stop();
-      for await (const m of iter) {
+      while (!stopped) {
+        const end = await poller.pull(opts.maxMessages);
         if (stopped) break;
-        subscriber.next(m);
+        if (end === "unavailable") {
+          // No responders: JetStream is away (reconnecting) or the consumer is gone; only the latter is fatal.
+          await assertConsumer(nc, opts);
+          await sleep(1000);
+        } else if (end !== "full") await sleep(opts.pollMs);
       }
-      if (!stopped) subscriber.complete();
     })().catch((e) => {
       if (!stopped) subscriber.error(e);
     });
     return () => {
       stopped = true;
-      stop?.();
+      poller.close();
     };
   });
+}
+
+async function assertConsumer(nc: NatsConnection, opts: JetStreamSourceOptions): Promise<void> {
+  try {
+    await (await jetstreamManager(nc)).consumers.info(opts.stream, opts.durable);
+  } catch (e) {
+    if (/consumer not found|stream not found/i.test((e as Error).message)) throw e;
+  }
+}
+
+const ACK = Uint8Array.of(43, 65, 67, 75); // +ACK
+
+/** Acknowledges a delivered message and, the consumers being `AckPolicy.All`, every one before it. */
+export function ackAll(nc: NatsConnection, msg: { reply?: string }): void {
+  if (msg.reply) nc.publish(msg.reply, ACK);
 }
 
 /**
  * The stream sequence of a delivered message, read from its ack subject without the object nats.js
  * builds for `msg.seq` (see {@link seqOfReply}). Falls back to `msg.seq` for any other shape.
  */
-export function streamSeqOf(msg: JsMsg): number {
-  return seqOfReply(replyOf(msg)) ?? msg.seq;
+export function streamSeqOf(msg: { reply?: string; seq?: number }): number {
+  return seqOfReply(msg.reply) ?? msg.seq ?? 0;
 }
 
 /**
@@ -98,11 +121,21 @@ export function streamSeqOf(msg: JsMsg): number {
  * or with domain and account hash after `ACK`); undefined for any other shape.
  */
 export function seqOfReply(r: string | undefined): number | undefined {
+  return ackToken(r, 0);
+}
+
+/** Messages the consumer still had to deliver when it sent this one (the ack subject's `pending`). */
+export function pendingOfReply(r: string | undefined): number | undefined {
+  return ackToken(r, 3);
+}
+
+/** The number `after` tokens past the stream sequence in an ack subject. */
+function ackToken(r: string | undefined, after: number): number | undefined {
   if (!r || !r.startsWith("$JS.ACK.")) return undefined;
   let dots = 0;
   for (let i = 0; i < r.length; i++) if (r.charCodeAt(i) === 46) dots++;
-  const token = dots === 8 ? 5 : dots >= 10 ? 7 : -1;
-  if (token < 0) return undefined;
+  const token = (dots === 8 ? 5 : dots >= 10 ? 7 : -1) + after;
+  if (token < after) return undefined;
   let i = 0;
   for (let seen = 0; seen < token; i++) if (r.charCodeAt(i) === 46) seen++;
   let n = 0;
@@ -114,9 +147,4 @@ export function seqOfReply(r: string | undefined): number | undefined {
     n = n * 10 + (c - 48);
   }
   return digits > 0 ? n : undefined;
-}
-
-/** A delivered message's reply (ack) subject: nats.js has it on `JsMsgImpl`, not on the `JsMsg` type. */
-export function replyOf(msg: JsMsg): string {
-  return (msg as unknown as { reply: string }).reply;
 }

@@ -1,0 +1,93 @@
+/**
+ * Reads a durable pull consumer in polls: a pull request with `no_wait` takes what is stored now (up
+ * to `batch`) and ends at once; when it came back full there is more, and the next pull follows at
+ * once, otherwise after `idleMs`.
+ *
+ * Why not nats.js's `consume()`: it keeps a pull request waiting on the server, so nats-server wakes
+ * the consumer and sends one message each time a message is stored. Polled, a consumer that is
+ * caught up gets what arrived in the last `idleMs` in one go. `npm run bench -- readers` measures
+ * it with the consumers `fleetstream start` has on TELEMETRY (README, "JetStream -> processors").
+ * Delivery waits up to `idleMs` longer: nothing next to a window's lateness or the sink's batching.
+ *
+ * Deliveries are handed on in the order they arrive, including any of a pull that was given up on
+ * (a reconnect can lose its end): with cumulative acks, skipping one and acking a later one would
+ * lose it.
+ */
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { createInbox } from "@nats-io/transport-node";
+
+export interface PullPollerOptions {
+  stream: string;
+  durable: string;
+  /** Messages per pull, at most. */
+  batch: number;
+  /** Pause after a pull that did not come back full (ms). */
+  idleMs: number;
+  /** A pull whose end has not come by then is given up and the next one sent (ms). */
+  pullTimeoutMs: number;
+}
+
+export const DEFAULT_PULL_POLLER_OPTIONS: Omit<PullPollerOptions, "stream" | "durable"> = { batch: 1000, idleMs: 50, pullTimeoutMs: 5000 };
+
+/** How a pull ended. `unavailable`: no responders (the consumer, its stream or JetStream is missing). */
+export type PullEnd = "full" | "drained" | "unavailable" | "timeout";
+
+export interface PullPoller {
+  /**
+   * Sends one pull for up to `max` messages stored now; each delivery goes to the poller's `onMsg` as it
+   * arrives. Resolves when the server has ended the pull.
+   */
+  pull(max: number): Promise<PullEnd>;
+  /** Stops listening; deliveries still in flight are not handed on (and stay unacked). */
+  close(): void;
+}
+
+const ACK_PREFIX = "$JS.ACK.";
+
+/** @example const p = createPullPoller(nc, { stream: "TELEMETRY", durable: "proc_3" }, (m) => handle(m)); await p.pull(1000); */
+export function createPullPoller(nc: NatsConnection, opts: Pick<PullPollerOptions, "stream" | "durable" | "pullTimeoutMs">, onMsg: (m: Msg) => void): PullPoller {
+  const inbox = createInbox();
+  const subject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.durable}`;
+  let current: { want: number; got: number; end(e: PullEnd): void } | undefined;
+
+  const sub: Subscription = nc.subscribe(inbox, {
+    callback: (err, m) => {
+      if (err) return current?.end("unavailable");
+      if (m.reply?.startsWith(ACK_PREFIX)) {
+        onMsg(m);
+        if (current && ++current.got >= current.want) current.end("full");
+        return;
+      }
+      // A status message ends the pull: 404 nothing stored, 408 fewer than asked, 409 a consumer limit.
+      current?.end(m.headers?.code === 503 ? "unavailable" : "drained");
+    },
+  });
+
+  return {
+    pull(max) {
+      return new Promise<PullEnd>((resolve) => {
+        const timer = setTimeout(() => end("timeout"), opts.pullTimeoutMs);
+        const me = {
+          want: max,
+          got: 0,
+          end: (e: PullEnd) => {
+            if (current === me) current = undefined;
+            clearTimeout(timer);
+            resolve(e);
+          },
+        };
+        const end = me.end;
+        current = me;
+        try {
+          nc.publish(subject, JSON.stringify({ batch: max, no_wait: true }), { reply: inbox });
+        } catch {
+          end("unavailable");
+        }
+      });
+    },
+    close() {
+      current?.end("drained");
+      sub.unsubscribe();
+    },
+  };
+}
