@@ -1,5 +1,5 @@
 /**
- * `npm run bench` / `npm run bench -- e2e [--rates 2000,5000,...] [--step 30s] [--devices 200]`: the
+ * `npm run bench` / `npm run bench -- e2e [--rates 2000,5000,...] [--step 30s] [--devices 200] [--max-in-flight N]`: the
  * end-to-end benchmark. Real nats-server, Mosquitto and VictoriaMetrics (the `/api/v2/write` store);
  * `fleetstream start` as a separate OS process (broker intake, processors, InfluxDB sink); simulated
  * sensors publishing QoS 1 at stepped rates from another process. Per step it prints the achieved
@@ -318,6 +318,8 @@ export async function run(args: string[]): Promise<void> {
       "skip-passthrough": { type: "boolean", default: false },
       /** Node flags for the fleetstream process, space separated (e.g. "--max-old-space-size=64"). */
       "node-args": { type: "string", default: "" },
+      /** `gateway.maxInFlight` for the fleetstream process (its default when not given). */
+      "max-in-flight": { type: "string" },
     },
     strict: true,
   });
@@ -347,7 +349,7 @@ export async function run(args: string[]): Promise<void> {
       }
     };
     await measurePass("before");
-    fs = await startFleetstream({ natsUrl: ns.url, mqttUrl: mq.url, influxUrl: vm.url, gatewayId: "bench-e2e", nodeArgs: values["node-args"]!.split(" ").filter(Boolean) });
+    fs = await startFleetstream({ natsUrl: ns.url, mqttUrl: mq.url, influxUrl: vm.url, gatewayId: "bench-e2e", nodeArgs: values["node-args"]!.split(" ").filter(Boolean), maxInFlight: values["max-in-flight"] ? Number(values["max-in-flight"]) : undefined });
     await sleep(1000);
     idleRssMb = (procSample(fs.pid)?.rssBytes ?? NaN) / MB;
     let acked = 0;

@@ -19,6 +19,8 @@ export interface FleetstreamProcessOptions {
   gatewayId: string;
   /** Extra node flags, e.g. `--max-old-space-size=64`. */
   nodeArgs?: string[];
+  /** `gateway.maxInFlight`; the default when undefined. */
+  maxInFlight?: number;
 }
 
 export interface FleetstreamProcess {
@@ -43,6 +45,7 @@ export async function startFleetstream(o: FleetstreamProcessOptions): Promise<Fl
       `mqtt:`,
       `  clientId: ${o.gatewayId}-mqtt`,
       `  protocolVersion: 5`,
+      ...(o.maxInFlight ? [`gateway:`, `  maxInFlight: ${o.maxInFlight}`] : []),
       `log:`,
       `  level: warn`,
     ].join("\n") + "\n",

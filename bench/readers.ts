@@ -1,21 +1,23 @@
 /**
- * `npm run bench -- readers [--rate 7000] [--count 200000] [--rounds 2] [--devices 200]`: what each
+ * `npm run bench -- readers [--rate 7000] [--count 200000] [--rounds 2] [--devices 200] [--burst-ms 10]`: what each
  * reader of TELEMETRY costs nats-server, per stored reading. The e2e bench shows nats-server spending
  * about three times as much per reading behind fleetstream as behind the passthrough; this takes the
  * gateway, processors and sink out of it and leaves the stream and who reads it:
  *
  * - `store only`: gateway-shaped events (the real normalizer's headers and body, one `Nats-Msg-Id`
- *   each) published at a fixed rate, nobody reading;
+ *   each) published at a fixed rate (what is due every `--burst-ms`), nobody reading;
  * - `2 whole-stream readers`: the same, read back by two unfiltered consumers;
  * - `fleetstream`: the same, read by what `fleetstream start` reads it with: one consumer per
- *   partition (`iot.telemetry.<p>.>`) and the raw sink's consumer on the whole stream.
+ *   partition (`iot.telemetry.<p>.>`) and the raw sink's consumer on the whole stream, polled as
+ *   they are (`jetStreamSource`, see processors/sources/pull_poller.ts);
+ * - `fleetstream, consume()`: the same consumers read through nats.js's `consume`, which keeps a
+ *   pull request waiting on the server (how the processors read until 2026-12-02).
  *
- * Readers consume as the processors do (nats.js `consume`, cumulative acks of the newest message
- * every 200 messages or 50 ms) and do nothing else. Each layout gets a fresh nats-server; layouts
+ * Readers ack cumulatively (the newest message every 200 messages or 50 ms) and do nothing else. Each layout gets a fresh nats-server; layouts
  * alternate round by round, so the machine's drift lands on all of them. Prints figures; asserts nothing.
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, type Msg } from "@nats-io/transport-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { loadConfig, streamNames } from "../core/config.ts";
@@ -23,11 +25,12 @@ import { createJsPublisher } from "../core/js_publisher.ts";
 import { ensureStreams } from "../core/streams.ts";
 import { subjects } from "../core/subjects.ts";
 import { createNormalizer, type OutEvent } from "../gateway/normalizer.ts";
+import { ackAll, DEFAULT_JETSTREAM_SOURCE_OPTIONS, jetStreamSource } from "../processors/sources/jetstream_source.ts";
 import { startNatsServer } from "../testing/nats_server.ts";
 import { cpuClock } from "./e2e_probe.ts";
 
-type Layout = "store only" | "2 whole-stream readers" | "fleetstream";
-const LAYOUTS: Layout[] = ["store only", "2 whole-stream readers", "fleetstream"];
+type Layout = "store only" | "2 whole-stream readers" | "fleetstream" | "fleetstream, consume()";
+const LAYOUTS: Layout[] = ["store only", "2 whole-stream readers", "fleetstream", "fleetstream, consume()"];
 
 /** The durable consumers (name, filter; undefined = whole stream) a layout reads TELEMETRY with. */
 function readersOf(layout: Layout, root: string, partitions: number): Array<[string, string | undefined]> {
@@ -44,7 +47,7 @@ interface Measured {
   unread: number;
 }
 
-async function measure(layout: Layout, o: { rate: number; count: number; devices: number }): Promise<Measured> {
+async function measure(layout: Layout, o: { rate: number; count: number; devices: number; burstMs: number }): Promise<Measured> {
   const ns = await startNatsServer();
   const nc = await connect({ servers: ns.url, noAsyncTraces: true });
   const stops: Array<() => void> = [];
@@ -58,6 +61,26 @@ async function measure(layout: Layout, o: { rate: number; count: number; devices
     let delivered = 0;
     for (const [name, filter] of readersOf(layout, cfg.streams.subjectRoot, cfg.streams.partitions)) {
       await jsm.consumers.add(stream, { durable_name: name, ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: 5000, ...(filter ? { filter_subject: filter } : {}) });
+      if (layout === "fleetstream") {
+        let newest: Msg | undefined;
+        let since = 0;
+        const ack = () => {
+          if (newest) ackAll(nc, newest);
+          newest = undefined;
+          since = 0;
+        };
+        const t = setInterval(ack, 50);
+        const sub = jetStreamSource(nc, { ...DEFAULT_JETSTREAM_SOURCE_OPTIONS, stream, durable: name, filterSubject: filter ?? "" }).subscribe((m) => {
+          delivered++;
+          newest = m;
+          if (++since === 200) ack();
+        });
+        stops.push(() => {
+          clearInterval(t);
+          sub.unsubscribe();
+        });
+        continue;
+      }
       const iter = await (await js.consumers.get(stream, name)).consume({ max_messages: 1000 });
       let newest: JsMsg | undefined;
       let since = 0;
@@ -101,7 +124,7 @@ async function measure(layout: Layout, o: { rate: number; count: number; devices
         work.push(pub.publishDurably(ev.subject, ev.body, ev.headers));
       }
       await Promise.all(work);
-      await sleep(10);
+      await sleep(o.burstMs);
     }
     const elapsed = (performance.now() - t0) / 1000;
     // Let the readers finish what was published, so their cost is all counted.
@@ -126,10 +149,13 @@ export async function run(args: string[]): Promise<void> {
       count: { type: "string", default: "200000" },
       rounds: { type: "string", default: "2" },
       devices: { type: "string", default: "200" },
+      // The gateway publishes as MQTT messages come (a few ms apart at 7k/s); how bursty the
+      // publisher is changes what a waiting reader costs nats-server.
+      "burst-ms": { type: "string", default: "10" },
     },
     strict: true,
   });
-  const o = { rate: Number(values.rate), count: Number(values.count), devices: Number(values.devices) };
+  const o = { rate: Number(values.rate), count: Number(values.count), devices: Number(values.devices), burstMs: Number(values["burst-ms"]) };
   const rounds = Number(values.rounds);
   const results = new Map<Layout, Measured[]>(LAYOUTS.map((l) => [l, []]));
   for (let r = 0; r < rounds; r++) {
@@ -139,7 +165,7 @@ export async function run(args: string[]): Promise<void> {
     }
   }
   const w = (s: string) => process.stdout.write(`${s}\n`);
-  w(`\nnats-server CPU per stored reading, by who reads TELEMETRY: ${o.count} fleetstream-shaped events at ${o.rate}/s from ${o.devices} devices, ${rounds} round(s), a fresh nats-server each`);
+  w(`\nnats-server CPU per stored reading, by who reads TELEMETRY: ${o.count} fleetstream-shaped events at ${o.rate}/s from ${o.devices} devices, published every ${o.burstMs} ms, ${rounds} round(s), a fresh nats-server each`);
   w(`${"layout".padEnd(24)} ${"nats us/msg".padStart(12)} ${"client us/msg".padStart(14)} ${"rate/s".padStart(8)}  (one figure per round)`);
   for (const [layout, ms] of results) {
     const col = (f: (m: Measured) => number, d = 1) => ms.map((m) => f(m).toFixed(d)).join("/");
