@@ -103,7 +103,19 @@ export async function run(argv: string[]): Promise<number> {
 
   let local: LocalNats | undefined;
   if (!natsUrlConfigured({ path: values.config })) {
-    local = await startLocalNats(log, values.data);
+    const intakeCfg = cfg;
+    local = await startLocalNats(log, values.data, {
+      mqtt: cfg.intake === "nats",
+      // The streams (the raw capture above all) exist before a device can connect.
+      prepare: async (url) => {
+        const pnc = await connectNats({ ...intakeCfg.nats, url }, log, "start");
+        try {
+          await ensureStreams(pnc, intakeCfg);
+        } finally {
+          await pnc.close();
+        }
+      },
+    });
     cfg = loadConfig({ path: values.config, overrides: { nats: { url: local.url } } });
   }
   const out = (line: string) => process.stdout.write(line + "\n");
