@@ -12,6 +12,9 @@
  */
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../core/config.ts";
 import { startMosquitto, startNatsServer, startVictoriaMetrics } from "../testing/mod.ts";
@@ -32,6 +35,19 @@ const SETTLE_TIMEOUT_MS = 180_000;
 const MB = 1024 * 1024;
 /** The rate the RSS target is stated at. */
 const RSS_PROBE_RATE = 10_000;
+/**
+ * Mosquitto as shipped (deploy/mosquitto/mosquitto.conf), not as the tests run it: each autosave
+ * writes every message queued for the gateway's persistent session, so the tests' 1 s interval made a
+ * gateway that fell behind dearer to catch up than it is in a deployment.
+ */
+const BROKER = { autosaveInterval: shippedAutosaveInterval() };
+
+function shippedAutosaveInterval(): number {
+  const conf = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "../deploy/mosquitto/mosquitto.conf"), "utf8");
+  const m = /^autosave_interval\s+(\d+)/m.exec(conf);
+  if (!m) throw new Error("deploy/mosquitto/mosquitto.conf has no autosave_interval");
+  return Number(m[1]);
+}
 
 interface Step {
   target: number;
@@ -58,6 +74,10 @@ interface Step {
   cpuUsPerMsg: number;
   /** nats-server's CPU time per reading over the step and its drain (it serves the whole pipeline). */
   natsUsPerMsg: number;
+  /** Mosquitto's, over the same interval. */
+  mosqUsPerMsg: number;
+  /** The load generator's (the simulated devices), over its run. */
+  genUsPerMsg: number;
   /** Every core of the machine (broker, nats-server, store, generator, fleetstream), % busy over the step and drain. */
   boxPct: number;
   status: string;
@@ -164,6 +184,7 @@ async function awaitStored(jsm: JetStreamManager, vmUrl: string, total: number, 
 async function runStep(
   fs: FleetstreamProcess,
   natsPid: number | undefined,
+  mosqPid: number | undefined,
   jsm: JetStreamManager,
   vmUrl: string,
   mqttUrl: string,
@@ -181,6 +202,7 @@ async function runStep(
   const before = await histograms();
   const fsCpu = cpuClock(fs.pid);
   const natsCpu = cpuClock(natsPid);
+  const mosqCpu = cpuClock(mosqPid);
   const box0 = machineCpu();
   const t0 = Date.now();
   const rss = rssSampler(fs.pid);
@@ -192,6 +214,7 @@ async function runStep(
   const peakRss = rss.stop();
   const cpuSec = fsCpu();
   const natsSec = natsCpu();
+  const mosqSec = mosqCpu();
   const cpuPct = (cpuSec / ((Date.now() - t0) / 1000)) * 100;
   const boxPct = machineBusyPct(box0, machineCpu());
   const after = await histograms();
@@ -222,6 +245,8 @@ async function runStep(
     cpuPct,
     cpuUsPerMsg: (cpuSec / Math.max(1, load.acked)) * 1e6,
     natsUsPerMsg: (natsSec / Math.max(1, load.acked)) * 1e6,
+    mosqUsPerMsg: (mosqSec / Math.max(1, load.acked)) * 1e6,
+    genUsPerMsg: ((load.cpuSec ?? NaN) / Math.max(1, load.acked)) * 1e6,
     boxPct,
     status,
   };
@@ -234,10 +259,10 @@ function printReport(steps: Step[], passes: PassResult[], settled: Settled | und
   w(`end-to-end benchmark: ${devices} simulated sensors -> Mosquitto (QoS 1, MQTT 5) -> fleetstream start (broker intake, processors, sink) -> JetStream + VictoriaMetrics`);
   w(`steps of ${stepMs / 1000} s; "ok" = every reading the broker acknowledged is in TELEMETRY and in VictoriaMetrics within ${KEEP_UP_MS / 1000} s of the last PUBACK`);
   w("");
-  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"ingest/s".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"store ms".padStart(8)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)} ${"nats us/msg".padStart(11)} ${"box %".padStart(5)}  status`);
+  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"ingest/s".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"store ms".padStart(8)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)} ${"nats us/msg".padStart(11)} ${"mosq us/msg".padStart(11)} ${"gen us/msg".padStart(10)} ${"box %".padStart(5)}  status`);
   for (const s of steps) {
     w(
-      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${f(s.ingest).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.storeMs, 1).padStart(8)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)} ${f(s.natsUsPerMsg).padStart(11)} ${f(s.boxPct).padStart(5)}  ${s.status}`,
+      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${f(s.ingest).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.storeMs, 1).padStart(8)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)} ${f(s.natsUsPerMsg).padStart(11)} ${f(s.mosqUsPerMsg).padStart(11)} ${f(s.genUsPerMsg).padStart(10)} ${f(s.boxPct).padStart(5)}  ${s.status}`,
     );
   }
   const ok = steps.filter((s) => s.status === "ok" || s.status === "generator/broker limit");
@@ -294,7 +319,7 @@ function printReport(steps: Step[], passes: PassResult[], settled: Settled | und
   w(`${LATENCY} histogram (difference of /metrics scrapes around each step; interpolated inside buckets`);
   w("0.01/0.025/0.05/0.1/0.25/0.5/0.75/1/1.5/2/3/5/10/30/60 s, so only bucket-resolution). Includes the sink's batching (fetch");
   w("of up to influx.batchSize (1000) readings or 1 s). RSS and CPU: /proc of the fleetstream process (peak VmRSS sampled every 250 ms; CPU % of one core,");
-  w("CPU us/msg: the process's CPU time over the step and its drain divided by the readings; nats us/msg: the same for nats-server). box %: every core of the machine busy over the");
+  w("CPU us/msg: the process's CPU time over the step and its drain divided by the readings; nats us/msg and mosq us/msg: the same for nats-server and Mosquitto; gen us/msg: the load generator's over its run). box %: every core of the machine busy over the");
   w("step and its drain (broker, nats-server, store, generator and fleetstream together; near 100 the machine, not fleetstream, is the limit).");
   w("store ms: mean time from the gateway receiving a reading to JetStream storing it (fleetstream_gateway_publish_latency_seconds). The gateway");
   w("holds at most gateway.maxInFlight readings (default 100), so it takes in at most maxInFlight / store ms readings per second.");
@@ -328,7 +353,7 @@ export async function run(args: string[]): Promise<void> {
   const devices = Number(values.devices);
   const log = (s: string) => process.stderr.write(`[e2e ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
-  let [ns, mq, vm] = await Promise.all([startNatsServer(), startMosquitto(), startVictoriaMetrics()]);
+  let [ns, mq, vm] = await Promise.all([startNatsServer(), startMosquitto(BROKER), startVictoriaMetrics()]);
   let nc = await connect({ servers: ns.url, noAsyncTraces: true });
   let jsm = await jetstreamManager(nc);
   let fs: FleetstreamProcess | undefined;
@@ -357,7 +382,7 @@ export async function run(args: string[]): Promise<void> {
     const seq = { next: 0 };
     for (const target of rates) {
       log(`step ${target}/s`);
-      const s = await runStep(fs, ns.pid, jsm, vm.url, mq.url, target, stepMs, devices, acked, seq);
+      const s = await runStep(fs, ns.pid, mq.pid, jsm, vm.url, mq.url, target, stepMs, devices, acked, seq);
       acked += s.acked;
       steps.push(s);
       log(`step ${target}/s: achieved ${s.achieved.toFixed(0)}/s, ${s.status}`);
@@ -368,7 +393,7 @@ export async function run(args: string[]): Promise<void> {
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
       while (Date.now() < deadline && (await vmSampleCount(vm.url, "sensor_reading_temperature")) < acked) await sleep(500);
       log(`RSS probe: ${RSS_PROBE_RATE}/s`);
-      const s = await runStep(fs, ns.pid, jsm, vm.url, mq.url, RSS_PROBE_RATE, stepMs, devices, acked, seq);
+      const s = await runStep(fs, ns.pid, mq.pid, jsm, vm.url, mq.url, RSS_PROBE_RATE, stepMs, devices, acked, seq);
       acked += s.acked;
       steps.push({ ...s, status: `RSS probe beyond the ladder: ${s.status}` });
     }
@@ -383,7 +408,7 @@ export async function run(args: string[]): Promise<void> {
     // run's streams; measured so, the "after" passthrough ran 7-28 % slower and flattered the ratio.
     await nc.close();
     await Promise.all([ns.cleanup(), mq.cleanup()]);
-    [ns, mq] = await Promise.all([startNatsServer(), startMosquitto()]);
+    [ns, mq] = await Promise.all([startNatsServer(), startMosquitto(BROKER)]);
     nc = await connect({ servers: ns.url, noAsyncTraces: true });
     jsm = await jetstreamManager(nc);
     await measurePass("after");

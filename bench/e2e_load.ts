@@ -30,6 +30,8 @@ export interface LoadStep {
 export interface LoadResult extends SimulatorSummary {
   /** The seq each device would send next (duration steps only). */
   nextSeq?: number;
+  /** CPU time of the generator process, seconds. */
+  cpuSec?: number;
 }
 
 /** Runs one step in a child process and resolves with the simulator's summary. */
@@ -70,6 +72,8 @@ async function main(step: LoadStep): Promise<void> {
     while (ticks * interval < step.durationMs) ticks++;
     summary.nextSeq = step.seqStart + ticks;
   }
+  const cpu = process.cpuUsage();
+  summary.cpuSec = (cpu.user + cpu.system) / 1e6;
   process.stdout.write(JSON.stringify({ summary }) + "\n");
 }
 

@@ -10,6 +10,8 @@ import { freePort, removeDir, spawnManaged, tempDir, waitForPort, type ManagedPr
 
 export interface MosquittoHandle {
   readonly port: number;
+  /** The running broker's pid (undefined once stopped). */
+  readonly pid: number | undefined;
   readonly url: string;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -18,7 +20,16 @@ export interface MosquittoHandle {
   output(): string;
 }
 
-export async function startMosquitto(): Promise<MosquittoHandle> {
+export interface MosquittoOptions {
+  /**
+   * Seconds between saves of the in-memory state (sessions, queued messages) to the persistence
+   * file. 1 here, so that tests which restart the broker find what it held; the shipped config
+   * (deploy/mosquitto) saves every 30 s, and each save writes every queued message.
+   */
+  autosaveInterval: number;
+}
+
+export async function startMosquitto(o: MosquittoOptions = { autosaveInterval: 1 }): Promise<MosquittoHandle> {
   const dir = tempDir("mosquitto");
   // Started as root, Mosquitto drops to the `mosquitto` user: it must be able to write its
   // persistence file here, or it silently forgets every session and queued message on restart.
@@ -32,7 +43,7 @@ export async function startMosquitto(): Promise<MosquittoHandle> {
       `allow_anonymous true`,
       `persistence true`,
       `persistence_location ${dir}/`,
-      `autosave_interval 1`,
+      `autosave_interval ${o.autosaveInterval}`,
       `max_queued_messages 0`,
       `max_queued_bytes 0`,
       `max_inflight_messages 0`,
@@ -53,6 +64,9 @@ export async function startMosquitto(): Promise<MosquittoHandle> {
   await start();
   return {
     port,
+    get pid() {
+      return proc?.child.exitCode === null ? proc.child.pid : undefined;
+    },
     url: `mqtt://127.0.0.1:${port}`,
     start,
     stop: async () => proc?.stop(),
