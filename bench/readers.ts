@@ -13,8 +13,9 @@
  * - `fleetstream, consume()`: the same consumers read through nats.js's `consume`, which keeps a
  *   pull request waiting on the server (how the processors read until 2026-12-02).
  *
- * Readers ack cumulatively (the newest message every 200 messages or 50 ms) and do nothing else. Each layout gets a fresh nats-server; layouts
- * alternate round by round, so the machine's drift lands on all of them. Prints figures; asserts nothing.
+ * Readers ack cumulatively (the newest message every 200 messages or 50 ms) and do nothing else.
+ * Each layout gets a fresh nats-server; layouts alternate round by round, so the machine's drift
+ * lands on all of them. Prints figures; asserts nothing.
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { connect, type Msg } from "@nats-io/transport-node";
