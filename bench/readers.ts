@@ -40,6 +40,25 @@ function readersOf(layout: Layout, root: string, partitions: number): Array<[str
   return [...Array.from({ length: partitions }, (_, p): [string, string] => [`part_${p}`, `${root}.telemetry.${p}.>`]), ["raw", `${root}.telemetry.>`]];
 }
 
+/** Acks the newest message every 200 messages or 50 ms, as the processors ack (cumulatively). */
+function cumulativeAcks<M>(ackOne: (m: M) => void): { seen(m: M): void; stop(): void } {
+  let newest: M | undefined;
+  let since = 0;
+  const ack = () => {
+    if (newest !== undefined) ackOne(newest);
+    newest = undefined;
+    since = 0;
+  };
+  const t = setInterval(ack, 50);
+  return {
+    seen(m) {
+      newest = m;
+      if (++since === 200) ack();
+    },
+    stop: () => clearInterval(t),
+  };
+}
+
 interface Measured {
   natsUsPerMsg: number;
   clientUsPerMsg: number;
@@ -63,45 +82,21 @@ async function measure(layout: Layout, o: { rate: number; count: number; devices
     for (const [name, filter] of readersOf(layout, cfg.streams.subjectRoot, cfg.streams.partitions)) {
       await jsm.consumers.add(stream, { durable_name: name, ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: 5000, ...(filter ? { filter_subject: filter } : {}) });
       if (layout === "fleetstream") {
-        let newest: Msg | undefined;
-        let since = 0;
-        const ack = () => {
-          if (newest) ackAll(nc, newest);
-          newest = undefined;
-          since = 0;
-        };
-        const t = setInterval(ack, 50);
+        const acks = cumulativeAcks<Msg>((m) => ackAll(nc, m));
         const sub = jetStreamSource(nc, { ...DEFAULT_JETSTREAM_SOURCE_OPTIONS, stream, durable: name, filterSubject: filter ?? "" }).subscribe((m) => {
           delivered++;
-          newest = m;
-          if (++since === 200) ack();
+          acks.seen(m);
         });
-        stops.push(() => {
-          clearInterval(t);
-          sub.unsubscribe();
-        });
+        stops.push(acks.stop, () => sub.unsubscribe());
         continue;
       }
+      const acks = cumulativeAcks<JsMsg>((m) => m.ack());
       const iter = await (await js.consumers.get(stream, name)).consume({ max_messages: 1000 });
-      let newest: JsMsg | undefined;
-      let since = 0;
-      const t = setInterval(() => {
-        newest?.ack();
-        newest = undefined;
-      }, 50);
-      stops.push(() => {
-        clearInterval(t);
-        iter.stop();
-      });
+      stops.push(acks.stop, () => iter.stop());
       void (async () => {
         for await (const m of iter) {
           delivered++;
-          newest = m;
-          if (++since === 200) {
-            m.ack();
-            newest = undefined;
-            since = 0;
-          }
+          acks.seen(m);
         }
       })();
     }

@@ -103,14 +103,13 @@ export async function run(argv: string[]): Promise<number> {
 
   let local: LocalNats | undefined;
   if (!natsUrlConfigured({ path: values.config })) {
-    const intakeCfg = cfg;
     local = await startLocalNats(log, values.data, {
       mqtt: cfg.intake === "nats",
       // The streams (the raw capture above all) exist before a device can connect.
       prepare: async (url) => {
-        const pnc = await connectNats({ ...intakeCfg.nats, url }, log, "start");
+        const pnc = await connectNats({ ...cfg.nats, url }, log, "start");
         try {
-          await ensureStreams(pnc, intakeCfg);
+          await ensureStreams(pnc, cfg);
         } finally {
           await pnc.close();
         }

@@ -8,7 +8,7 @@ import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "../../core/logger.ts";
 import type { RetentionWatch } from "../../core/retention_watch.ts";
-import { createPullPoller, DEFAULT_PULL_POLLER_OPTIONS } from "../sources/pull_poller.ts";
+import { ACK, createPullPoller, POLL_IDLE_MS } from "../sources/pull_poller.ts";
 
 export interface DurableLoopOptions {
   stream: string;
@@ -38,7 +38,7 @@ export interface DurableLoopOptions {
 export const DEFAULT_DURABLE_LOOP_OPTIONS: Omit<DurableLoopOptions, "stream" | "durable" | "filterSubjects"> = {
   batch: 500,
   expiresMs: 1000,
-  pollMs: DEFAULT_PULL_POLLER_OPTIONS.idleMs,
+  pollMs: POLL_IDLE_MS,
   ackWaitMs: 30_000,
   deliverPolicy: "all",
   ackPolicy: "explicit",
@@ -68,7 +68,6 @@ export interface StreamingBatchHandler {
   clear(): void;
 }
 
-const ACK = Uint8Array.of(43, 65, 67, 75); // +ACK
 const WPI = Uint8Array.of(43, 87, 80, 73); // +WPI: still working on it
 
 export interface DurableLoop {
@@ -168,7 +167,7 @@ export async function startDurableLoop(
   // acking a later one would lose it.
   let early: Msg[] = [];
   let deliver: (m: Msg) => void = (m) => void early.push(m);
-  const poller = typeof handler === "function" ? undefined : createPullPoller(nc, { stream: opts.stream, durable: opts.durable, pullTimeoutMs: DEFAULT_PULL_POLLER_OPTIONS.pullTimeoutMs }, (m) => deliver(m));
+  const poller = typeof handler === "function" ? undefined : createPullPoller(nc, { stream: opts.stream, durable: opts.durable }, (m) => deliver(m));
   const done = (async () => {
     while (!abort.signal.aborted) {
       try {

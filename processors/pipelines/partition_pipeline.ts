@@ -35,6 +35,7 @@ import { eventTimeWindow } from "../operators/event_time_window.ts";
 import { reorderBySeq } from "../operators/reorder_by_seq.ts";
 import { decodeMessage } from "../sources/decode_message.ts";
 import { ackAll, jetStreamSource, pendingOfReply, resetConsumerToAckFloor, streamSeqOf } from "../sources/jetstream_source.ts";
+import { POLL_IDLE_MS } from "../sources/pull_poller.ts";
 import type { CheckpointStore } from "../state/checkpoint_store.ts";
 import { DeviceWindows, type DeviceWindowsState } from "../state/device_windows.ts";
 import type { InputEvent, ProcessorItem } from "../state/events.ts";
@@ -85,7 +86,7 @@ export const DEFAULT_PARTITION_PIPELINE_OPTIONS: Omit<PartitionPipelineOptions, 
   dedupeIds: 128,
   checkpointInterval: 1000,
   maxAckPending: 5000,
-  pollMs: 50,
+  pollMs: POLL_IDLE_MS,
   ackWait: 30_000,
   source: "fleetstream/processor",
   scheduler: asyncScheduler,

@@ -12,7 +12,7 @@ import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Observable } from "rxjs";
-import { createPullPoller, DEFAULT_PULL_POLLER_OPTIONS } from "./pull_poller.ts";
+import { ACK, createPullPoller, POLL_IDLE_MS } from "./pull_poller.ts";
 
 export interface JetStreamSourceOptions {
   stream: string;
@@ -32,7 +32,7 @@ export interface JetStreamSourceOptions {
 export const DEFAULT_JETSTREAM_SOURCE_OPTIONS: Omit<JetStreamSourceOptions, "stream" | "durable" | "filterSubject"> = {
   maxAckPending: 5000,
   maxMessages: 1000,
-  pollMs: DEFAULT_PULL_POLLER_OPTIONS.idleMs,
+  pollMs: POLL_IDLE_MS,
   ackWait: 30_000,
 };
 
@@ -70,7 +70,7 @@ export async function resetConsumerToAckFloor(nc: NatsConnection, opts: JetStrea
 export function jetStreamSource(nc: NatsConnection, opts: JetStreamSourceOptions): Observable<Msg> {
   return new Observable<Msg>((subscriber) => {
     let stopped = false;
-    const poller = createPullPoller(nc, { stream: opts.stream, durable: opts.durable, pullTimeoutMs: DEFAULT_PULL_POLLER_OPTIONS.pullTimeoutMs }, (m) => {
+    const poller = createPullPoller(nc, { stream: opts.stream, durable: opts.durable }, (m) => {
       if (!stopped) subscriber.next(m);
     });
     void (async () => {
@@ -100,8 +100,6 @@ async function assertConsumer(nc: NatsConnection, opts: JetStreamSourceOptions):
     if (/consumer not found|stream not found/i.test((e as Error).message)) throw e;
   }
 }
-
-const ACK = Uint8Array.of(43, 65, 67, 75); // +ACK
 
 /** Acknowledges a delivered message and, the consumers being `AckPolicy.All`, every one before it. */
 export function ackAll(nc: NatsConnection, msg: { reply?: string }): void {

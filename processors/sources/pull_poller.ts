@@ -19,15 +19,15 @@ import { createInbox } from "@nats-io/transport-node";
 export interface PullPollerOptions {
   stream: string;
   durable: string;
-  /** Messages per pull, at most. */
-  batch: number;
-  /** Pause after a pull that did not come back full (ms). */
-  idleMs: number;
-  /** A pull whose end has not come by then is given up and the next one sent (ms). */
-  pullTimeoutMs: number;
+  /** A pull whose end has not come by then is given up, so that the next one can be sent (ms; default 5000). */
+  pullTimeoutMs?: number;
 }
 
-export const DEFAULT_PULL_POLLER_OPTIONS: Omit<PullPollerOptions, "stream" | "durable"> = { batch: 1000, idleMs: 50, pullTimeoutMs: 5000 };
+/** How long the callers wait after a pull that did not come back full before the next one (ms). */
+export const POLL_IDLE_MS = 50;
+
+/** The ack that acks a delivered message (and, with `AckPolicy.All`, every one before it). */
+export const ACK = Uint8Array.of(43, 65, 67, 75); // +ACK
 
 /** How a pull ended. `unavailable`: no responders (the consumer, its stream or JetStream is missing). */
 export type PullEnd = "full" | "drained" | "unavailable" | "timeout";
@@ -45,7 +45,7 @@ export interface PullPoller {
 const ACK_PREFIX = "$JS.ACK.";
 
 /** @example const p = createPullPoller(nc, { stream: "TELEMETRY", durable: "proc_3" }, (m) => handle(m)); await p.pull(1000); */
-export function createPullPoller(nc: NatsConnection, opts: Pick<PullPollerOptions, "stream" | "durable" | "pullTimeoutMs">, onMsg: (m: Msg) => void): PullPoller {
+export function createPullPoller(nc: NatsConnection, opts: PullPollerOptions, onMsg: (m: Msg) => void): PullPoller {
   const inbox = createInbox();
   const subject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.durable}`;
   let current: { want: number; got: number; end(e: PullEnd): void } | undefined;
@@ -66,7 +66,7 @@ export function createPullPoller(nc: NatsConnection, opts: Pick<PullPollerOption
   return {
     pull(max) {
       return new Promise<PullEnd>((resolve) => {
-        const timer = setTimeout(() => end("timeout"), opts.pullTimeoutMs);
+        let timer: NodeJS.Timeout | undefined;
         const me = {
           want: max,
           got: 0,
@@ -76,12 +76,12 @@ export function createPullPoller(nc: NatsConnection, opts: Pick<PullPollerOption
             resolve(e);
           },
         };
-        const end = me.end;
         current = me;
+        timer = setTimeout(() => me.end("timeout"), opts.pullTimeoutMs ?? 5000);
         try {
           nc.publish(subject, JSON.stringify({ batch: max, no_wait: true }), { reply: inbox });
         } catch {
-          end("unavailable");
+          me.end("unavailable");
         }
       });
     },
