@@ -21,7 +21,7 @@ import { startMosquitto, startNatsServer, startVictoriaMetrics } from "../testin
 import { startFleetstream, type FleetstreamProcess } from "./e2e_fleetstream.ts";
 import { runLoad } from "./e2e_load.ts";
 import { READER, startPassthrough } from "./e2e_passthrough.ts";
-import { cpuClock, histogramDelta, histogramQuantile, machineBusyPct, machineCpu, parseHistogram, procSample, scrapeText, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
+import { cpuClock, histogramDelta, histogramQuantile, machineBusyPct, machineCpu, metricValue, parseHistogram, procSample, scrapeText, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
 
 const LATENCY = "fleetstream_sink_event_latency_seconds";
 /** From the gateway receiving a reading to JetStream storing it: what each in-flight slot is held for. */
@@ -69,6 +69,8 @@ interface Step {
   peakRssMb: number;
   /** V8 heap (total) when the load ended, from the process's own /metrics. */
   heapMb: number;
+  /** fleetstream's event-loop delay, p99, over the step (prom-client resets it at each scrape). */
+  loopP99Ms: number;
   cpuPct: number;
   /** fleetstream CPU time per reading of the step (load-independent-ish: the machine is shared). */
   cpuUsPerMsg: number;
@@ -209,7 +211,10 @@ async function runStep(
   const load = await runLoad({ mqttUrl, rate: target, durationMs: stepMs, devices, prefix: "e2e-", seed: 7, seqStart: seq.next });
   seq.next = load.nextSeq ?? seq.next;
   const tEnd = Date.now();
-  const heap = await scrapeValue(fs.metricsUrl, "fleetstream_process_nodejs_heap_size_total_bytes").catch(() => NaN);
+  // prom-client's event-loop figures cover the time since the previous scrape (the one before the step).
+  const endText = await scrapeText(fs.metricsUrl).catch(() => "");
+  const heap = metricValue(endText, "fleetstream_process_nodejs_heap_size_total_bytes");
+  const loopP99 = metricValue(endText, "fleetstream_process_nodejs_eventloop_lag_p99_seconds");
   const { missing, jsMs: jsDrainMs, allMs: drainMs } = await awaitStored(jsm, vmUrl, ackedBefore + load.acked, DRAIN_TIMEOUT_MS, tEnd);
   const peakRss = rss.stop();
   const cpuSec = fsCpu();
@@ -242,6 +247,7 @@ async function runStep(
     storeMs: store.count > 0 ? (store.sum / store.count) * 1000 : NaN,
     peakRssMb: peakRss / MB,
     heapMb: heap / MB,
+    loopP99Ms: loopP99 * 1000,
     cpuPct,
     cpuUsPerMsg: (cpuSec / Math.max(1, load.acked)) * 1e6,
     natsUsPerMsg: (natsSec / Math.max(1, load.acked)) * 1e6,
@@ -259,10 +265,10 @@ function printReport(steps: Step[], passes: PassResult[], settled: Settled | und
   w(`end-to-end benchmark: ${devices} simulated sensors -> Mosquitto (QoS 1, MQTT 5) -> fleetstream start (broker intake, processors, sink) -> JetStream + VictoriaMetrics`);
   w(`steps of ${stepMs / 1000} s; "ok" = every reading the broker acknowledged is in TELEMETRY and in VictoriaMetrics within ${KEEP_UP_MS / 1000} s of the last PUBACK`);
   w("");
-  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"ingest/s".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"store ms".padStart(8)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)} ${"nats us/msg".padStart(11)} ${"mosq us/msg".padStart(11)} ${"gen us/msg".padStart(10)} ${"box %".padStart(5)}  status`);
+  w(`${"target/s".padStart(9)} ${"achieved/s".padStart(10)} ${"acked".padStart(8)} ${"missing".padStart(8)} ${"dlq".padStart(4)} ${"JS drain".padStart(8)} ${"ingest/s".padStart(8)} ${"drain s".padStart(8)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"store ms".padStart(8)} ${"peak RSS MB".padStart(11)} ${"heap MB".padStart(7)} ${"loop p99".padStart(8)} ${"CPU %".padStart(6)} ${"CPU us/msg".padStart(10)} ${"nats us/msg".padStart(11)} ${"mosq us/msg".padStart(11)} ${"gen us/msg".padStart(10)} ${"box %".padStart(5)}  status`);
   for (const s of steps) {
     w(
-      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${f(s.ingest).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.storeMs, 1).padStart(8)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)} ${f(s.natsUsPerMsg).padStart(11)} ${f(s.mosqUsPerMsg).padStart(11)} ${f(s.genUsPerMsg).padStart(10)} ${f(s.boxPct).padStart(5)}  ${s.status}`,
+      `${String(s.target).padStart(9)} ${f(s.achieved).padStart(10)} ${String(s.acked).padStart(8)} ${String(s.missing).padStart(8)} ${String(s.dlq).padStart(4)} ${(s.jsDrainMs === undefined ? "-" : f(s.jsDrainMs / 1000, 1)).padStart(8)} ${f(s.ingest).padStart(8)} ${(s.drainMs === undefined ? "-" : f(s.drainMs / 1000, 1)).padStart(8)} ${f(s.p50).padStart(7)} ${f(s.p99).padStart(7)} ${f(s.storeMs, 1).padStart(8)} ${f(s.peakRssMb).padStart(11)} ${f(s.heapMb).padStart(7)} ${f(s.loopP99Ms, 1).padStart(8)} ${f(s.cpuPct).padStart(6)} ${f(s.cpuUsPerMsg).padStart(10)} ${f(s.natsUsPerMsg).padStart(11)} ${f(s.mosqUsPerMsg).padStart(11)} ${f(s.genUsPerMsg).padStart(10)} ${f(s.boxPct).padStart(5)}  ${s.status}`,
     );
   }
   const ok = steps.filter((s) => s.status === "ok" || s.status === "generator/broker limit");
@@ -321,6 +327,7 @@ function printReport(steps: Step[], passes: PassResult[], settled: Settled | und
   w("of up to influx.batchSize (1000) readings or 1 s). RSS and CPU: /proc of the fleetstream process (peak VmRSS sampled every 250 ms; CPU % of one core,");
   w("CPU us/msg: the process's CPU time over the step and its drain divided by the readings; nats us/msg and mosq us/msg: the same for nats-server and Mosquitto; gen us/msg: the load generator's over its run). box %: every core of the machine busy over the");
   w("step and its drain (broker, nats-server, store, generator and fleetstream together; near 100 the machine, not fleetstream, is the limit).");
+  w("loop p99: fleetstream's event-loop delay over the step, 99th percentile (prom-client's monitor, 10 ms resolution): how long a ready callback, such as a JetStream ack, can wait.");
   w("store ms: mean time from the gateway receiving a reading to JetStream storing it (fleetstream_gateway_publish_latency_seconds). The gateway");
   w("holds at most gateway.maxInFlight readings (default 100), so it takes in at most maxInFlight / store ms readings per second.");
   w("The machine may be shared: figures are under its load.");

@@ -93,7 +93,11 @@ export function parseHistogram(text: string, name: string, labels: Record<string
 
 /** The value of one unlabelled gauge or counter from a Prometheus text endpoint; NaN when absent. */
 export async function scrapeValue(metricsUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
+  return metricValue(await (await fetch(metricsUrl)).text(), name);
+}
+
+/** The first sample of `name` in a Prometheus exposition text; NaN when absent. */
+export function metricValue(text: string, name: string): number {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+(\\S+)`, "m").exec(text);
   return m ? Number(m[1]) : NaN;
 }
