@@ -363,11 +363,8 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
       // Devices with an outbox are rewritten without it by the next checkpoint.
       for (const d of byDevice.keys()) dirty.add(d);
     }
-    if (ackMsg) {
-      ackAll(deps.nc, ackMsg);
-      const pending = pendingOfReply(ackMsg.reply);
-      if (pending !== undefined) m.lag.set(pending);
-    }
+    // The lag gauge was sampled from this same message above.
+    if (ackMsg) ackAll(deps.nc, ackMsg);
     metrics.checkpointedDevices.inc(entries.length);
     metrics.checkpointDuration.observe((performance.now() - t0) / 1000);
   };
