@@ -78,7 +78,7 @@ describe("dashboard files", () => {
     }
     // Each metric is defined by the code that exports it (a renamed metric fails here, not silently on a dashboard).
     const defined = metricDefinedInCode();
-    const names = new Set(prom.flatMap((q) => [...q.query.matchAll(/fleetstream_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ""))));
+    const names = new Set(prom.flatMap((q) => [...q.query.matchAll(/fleetstream_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ""))));
     for (const n of names) {
       if (n.startsWith("fleetstream_process_")) {
         // prom-client's default metrics, under the prefix core/metrics.ts gives them.
