@@ -21,7 +21,7 @@ import { startMosquitto, startNatsServer, startVictoriaMetrics } from "../testin
 import { startFleetstream, type FleetstreamProcess } from "./e2e_fleetstream.ts";
 import { runLoad } from "./e2e_load.ts";
 import { READER, startPassthrough } from "./e2e_passthrough.ts";
-import { cpuClock, histogramDelta, histogramQuantile, machineBusyPct, machineCpu, metricValue, parseHistogram, procSample, scrapeText, scrapeValue, vmSampleCount } from "./e2e_probe.ts";
+import { cpuClock, histogramDelta, histogramQuantile, machineBusyPct, machineCpu, metricValue, parseHistogram, procSample, scrapeText, vmSampleCount } from "./e2e_probe.ts";
 
 const LATENCY = "fleetstream_sink_event_latency_seconds";
 /** From the gateway receiving a reading to JetStream storing it: what each in-flight slot is held for. */

@@ -91,11 +91,6 @@ export function parseHistogram(text: string, name: string, labels: Record<string
   return { bounds, counts: bounds.map((b) => buckets.get(b)!), count, sum };
 }
 
-/** The value of one unlabelled gauge or counter from a Prometheus text endpoint; NaN when absent. */
-export async function scrapeValue(metricsUrl: string, name: string): Promise<number> {
-  return metricValue(await (await fetch(metricsUrl)).text(), name);
-}
-
 /** The first sample of `name` in a Prometheus exposition text; NaN when absent. */
 export function metricValue(text: string, name: string): number {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+(\\S+)`, "m").exec(text);
