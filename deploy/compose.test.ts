@@ -114,7 +114,9 @@ describe("compose.yaml", () => {
     expect(new URL(services.gateway!.environment!.MQTT_URL!).hostname).toBe("mosquitto");
     // nats-server PUBACKs its MQTT listener's QoS 1 messages whether or not anything stores them: the
     // listener is on, so a gateway with the nats intake (no MQTT_URL) runs beside the Mosquitto one.
-    expect(services.nats!.command).toEqual(["-c", "/etc/nats/nats-mqtt.conf"]);
+    // Through deploy/nats/entrypoint.sh, which opens it once gateway-nats reads the raw stream (nats_entrypoint.test.ts).
+    expect((services.nats as Service & { entrypoint?: string[] }).entrypoint).toEqual(["/bin/sh", "/fleetstream/entrypoint.sh"]);
+    expect(services.nats!.volumes).toEqual(expect.arrayContaining(["./deploy/nats/entrypoint.sh:/fleetstream/entrypoint.sh:ro", "./deploy/nats/nats-mqtt.conf:/etc/nats/nats-mqtt.conf:ro"]));
     expect(readFileSync(join(ROOT, "deploy/nats/nats-mqtt.conf"), "utf8")).toMatch(/^mqtt \{/m);
     const gwNats = services["gateway-nats"]!;
     expect(gwNats.command).toEqual(["gateway"]);
@@ -192,6 +194,7 @@ describe("compose.yaml", () => {
 
   it("ships shell scripts that parse", () => {
     execFileSync("sh", ["-n", join(ROOT, "deploy/mosquitto/entrypoint.sh")]);
+    execFileSync("sh", ["-n", join(ROOT, "deploy/nats/entrypoint.sh")]);
     execFileSync("bash", ["-n", join(ROOT, "deploy/influxdb/init-dbrp.sh")]);
   });
 });

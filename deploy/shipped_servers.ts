@@ -31,25 +31,58 @@ async function started(proc: ManagedProcess, port: number, dir: string, name: st
   return { port, proc, cleanup };
 }
 
+/** Ports of a nats-server started from the shipped configs. */
+export interface ShippedNatsPorts {
+  port: number;
+  http: number;
+  mqttPort: number;
+}
+
+/**
+ * Writes deploy/nats/nats.conf and nats-mqtt.conf into `dir` with what a container provides changed
+ * (listen addresses, the store under `dir/js`); new free ports unless given.
+ */
+export async function writeShippedNatsConfs(dir: string, ports?: ShippedNatsPorts): Promise<ShippedNatsPorts> {
+  const p = ports ?? { port: await freePort(), http: await freePort(), mqttPort: await freePort() };
+  const read = (f: string) => readFileSync(join(PROJECT_ROOT, "deploy/nats", f), "utf8");
+  writeFileSync(
+    join(dir, "nats.conf"),
+    read("nats.conf")
+      .replace(/^listen: .*$/m, `listen: 127.0.0.1:${p.port}`)
+      .replace(/^http: .*$/m, `http: 127.0.0.1:${p.http}`)
+      .replace(/^(\s*)store_dir: .*$/m, `$1store_dir: "${join(dir, "js")}"`),
+  );
+  writeFileSync(join(dir, "nats-mqtt.conf"), read("nats-mqtt.conf").replace(/^(\s*)listen: .*$/m, `$1listen: 127.0.0.1:${p.mqttPort}`));
+  return p;
+}
+
 /**
  * nats-server as compose.yaml runs it: deploy/nats/nats-mqtt.conf (which includes nats.conf), so with
  * its MQTT listener; its users come from NATS_USER / NATS_PASS in `creds`.
  */
 export async function startShippedNats(creds: { NATS_USER: string; NATS_PASS: string }): Promise<ShippedServer & { mqttPort: number }> {
   const dir = tempDir("nats-shipped");
-  const [port, http, mqttPort] = [await freePort(), await freePort(), await freePort()];
-  const read = (f: string) => readFileSync(join(PROJECT_ROOT, "deploy/nats", f), "utf8");
-  writeFileSync(
-    join(dir, "nats.conf"),
-    read("nats.conf")
-      .replace(/^listen: .*$/m, `listen: 127.0.0.1:${port}`)
-      .replace(/^http: .*$/m, `http: 127.0.0.1:${http}`)
-      .replace(/^(\s*)store_dir: .*$/m, `$1store_dir: "${join(dir, "js")}"`),
-  );
-  writeFileSync(join(dir, "nats-mqtt.conf"), read("nats-mqtt.conf").replace(/^(\s*)listen: .*$/m, `$1listen: 127.0.0.1:${mqttPort}`));
+  const { port, mqttPort } = await writeShippedNatsConfs(dir);
   const proc = spawnManaged(binaries.natsServer(), ["-c", join(dir, "nats-mqtt.conf")], { env: { ...process.env, ...creds } });
   const server = await started(proc, port, dir, "nats-server (deploy/nats/nats-mqtt.conf)");
   return { ...server, mqttPort };
+}
+
+/**
+ * deploy/nats/entrypoint.sh (as compose.yaml starts nats) on the configs in `dir` (see
+ * {@link writeShippedNatsConfs}); resolves once nats-server takes clients. `dir` is left in place.
+ */
+export async function startNatsEntrypoint(dir: string, ports: ShippedNatsPorts, creds: { NATS_USER: string; NATS_PASS: string }): Promise<ManagedProcess> {
+  const proc = spawnManaged("sh", [join(PROJECT_ROOT, "deploy/nats/entrypoint.sh")], {
+    env: { ...process.env, ...creds, NATS_CONF_DIR: dir, NATS_STORE_DIR: join(dir, "js"), NATS_SERVER_BIN: binaries.natsServer() },
+  });
+  try {
+    await waitForPort(ports.port);
+  } catch (e) {
+    await proc.stop();
+    throw new Error(`deploy/nats/entrypoint.sh did not start nats-server: ${(e as Error).message}\n${proc.output()}`);
+  }
+  return proc;
 }
 
 /** Mosquitto with deploy/mosquitto/mosquitto.conf and a password file for MQTT_USERNAME / MQTT_PASSWORD. */
