@@ -34,11 +34,16 @@ afterEach(async () => {
   for (const u of undo.splice(0).reverse()) await u();
 });
 
+/** An empty directory with the shipped nats configs (removed after the test). */
+async function freshStore() {
+  const dir = tempDir("nats-entrypoint");
+  undo.push(() => removeDir(dir));
+  return { dir, ports: await writeShippedNatsConfs(dir) };
+}
+
 describe("deploy/nats/entrypoint.sh", () => {
   it("opens the MQTT listener only once the gateway reads the raw stream, and at once when it already does", async () => {
-    const dir = tempDir("nats-entrypoint");
-    undo.push(() => removeDir(dir));
-    const ports = await writeShippedNatsConfs(dir);
+    const { dir, ports } = await freshStore();
     const first = await startNatsEntrypoint(dir, ports, creds);
     undo.push(() => first.stop());
 
@@ -82,9 +87,7 @@ describe("deploy/nats/entrypoint.sh", () => {
   }, 60_000);
 
   it("stops on SIGTERM while it waits for the gateway", async () => {
-    const dir = tempDir("nats-entrypoint");
-    undo.push(() => removeDir(dir));
-    const ports = await writeShippedNatsConfs(dir);
+    const { dir, ports } = await freshStore();
     const proc = await startNatsEntrypoint(dir, ports, creds);
     undo.push(() => proc.kill());
     expect(proc.output()).toContain("no consumer of MQTT_RAW yet");
