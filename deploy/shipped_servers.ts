@@ -40,10 +40,10 @@ export interface ShippedNatsPorts {
 
 /**
  * Writes deploy/nats/nats.conf and nats-mqtt.conf into `dir` with what a container provides changed
- * (listen addresses, the store under `dir/js`); new free ports unless given.
+ * (listen addresses on free ports, the store under `dir/js`).
  */
-export async function writeShippedNatsConfs(dir: string, ports?: ShippedNatsPorts): Promise<ShippedNatsPorts> {
-  const p = ports ?? { port: await freePort(), http: await freePort(), mqttPort: await freePort() };
+export async function writeShippedNatsConfs(dir: string): Promise<ShippedNatsPorts> {
+  const p = { port: await freePort(), http: await freePort(), mqttPort: await freePort() };
   const read = (f: string) => readFileSync(join(PROJECT_ROOT, "deploy/nats", f), "utf8");
   writeFileSync(
     join(dir, "nats.conf"),
