@@ -67,7 +67,8 @@ describe("deploy/nats/entrypoint.sh", () => {
     undo.push(() => dev.endAsync(true));
     await dev.publishAsync("devices/dev-1/telemetry", JSON.stringify({ id: "r1", ts: new Date().toISOString(), metrics: { temperature: 21.5 } }), { qos: 1 });
 
-    // The gateway came through nats-server's restart and stored the reading.
+    // The gateway came through nats-server's restart and stored the reading. Not waitForCount: the
+    // first JetStream request after the restart times out (5 s, every run here) and that throws.
     const telemetry = streamNames(cfg).telemetry;
     const deadline = Date.now() + 20_000;
     let stored = 0;
