@@ -1,5 +1,6 @@
 // Proves the pipelined publisher stores every message once, dedupes by Nats-Msg-Id, bounds in-flight
-// publishes, and with publishDurably rides out a nats-server restart.
+// publishes, and with publishDurably rides out a nats-server restart, re-sending at once what a
+// dropped connection left unanswered.
 import { jetstreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
@@ -61,4 +62,32 @@ describe("JetStream publisher and streams", () => {
     expect((await jsm.streams.info("P3_TELEMETRY")).state.messages).toBe(50);
     await pub.close();
   });
+
+  it("re-sends on reconnect what the dropped connection left unanswered, without waiting out the timeout", async () => {
+    const cfg = loadConfig({ env: { MQTT_URL: "mqtt://x" }, overrides: { streams: { prefix: "P4_", subjectRoot: "p4" } } });
+    await ensureStreams(nats.nc, cfg);
+    // Far longer than the test may take: only a re-send on reconnect stores these in time.
+    const pub = createJsPublisher(nats.nc, { timeoutMs: 600_000 });
+    // A frozen server takes the publishes into its socket and never reads them; the kill loses them.
+    process.kill(nats.ns.pid!, "SIGSTOP");
+    const durable: Promise<unknown>[] = [];
+    for (let i = 0; i < 50; i++) {
+      const h = headers();
+      h.set("Nats-Msg-Id", `k:${i}`);
+      durable.push(pub.publishDurably("p4.telemetry.2.k", `{"i":${i}}`, h));
+    }
+    const plain = pub.publish("p4.telemetry.2.k", "{}").then(
+      () => "acked",
+      (e: Error) => e.message,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pub.inFlight).toBe(51);
+    await nats.ns.kill();
+    await nats.ns.start();
+    await Promise.all(durable);
+    expect(await plain).toMatch(/lost before the ack/);
+    const jsm = await jetstreamManager(nats.nc);
+    expect((await jsm.streams.info("P4_TELEMETRY")).state.messages).toBe(50);
+    await pub.close();
+  }, 30_000);
 });

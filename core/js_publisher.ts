@@ -10,6 +10,7 @@ import type { MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-n
 import { createInbox } from "@nats-io/transport-node";
 import { PublishError } from "./errors.ts";
 import { utf8 } from "./fast_headers.ts";
+import { onReconnect } from "./on_reconnect.ts";
 
 export interface PubAck {
   stream: string;
@@ -36,8 +37,8 @@ export interface JsPublisher {
   /** Publishes and resolves once JetStream has stored the message (or found it a duplicate). */
   publish(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<PubAck>;
   /**
-   * Like `publish`, but retries timeouts, "no responders" and other transient failures with backoff
-   * until stored or `close()` is called. Only for messages with a `Nats-Msg-Id`, so retries dedupe.
+   * Like `publish`, but retries timeouts, "no responders", a dropped connection and other transient
+   * failures with backoff until stored or `close()` is called. Only for messages with a `Nats-Msg-Id`, so retries dedupe.
    */
   publishDurably(subject: string, data: Uint8Array | string, headers: MsgHdrs): Promise<PubAck>;
   readonly inFlight: number;
@@ -88,6 +89,17 @@ export function createJsPublisher(nc: NatsConnection, options: Partial<Publisher
         p.reject(new PublishError("publish ack was not JSON", undefined, { cause: e }));
       }
     },
+  });
+
+  // No ack comes for what was sent before the connection dropped (see onReconnect): fail it on
+  // reconnect, so that publishDurably re-sends it at once (its Nats-Msg-Id dedupes, should the server
+  // have stored it) instead of waiting out timeoutMs. The failure is transient (no code).
+  const unwatch = onReconnect(nc, () => {
+    for (const [token, p] of pending) {
+      pending.delete(token);
+      release();
+      p.reject(new PublishError("connection to NATS was lost before the ack"));
+    }
   });
 
   // One sweep for all deadlines: cheaper than a timer per message.
@@ -157,6 +169,7 @@ export function createJsPublisher(nc: NatsConnection, options: Partial<Publisher
       const deadline = Date.now() + opts.timeoutMs;
       while (pending.size > 0 && Date.now() < deadline && !nc.isClosed()) await new Promise((r) => setTimeout(r, 20));
       closed = true;
+      unwatch();
       clearInterval(sweep);
       sub.unsubscribe();
       for (const [, p] of pending) p.reject(new PublishError("publisher closed"));

@@ -67,8 +67,9 @@ describe("deploy/nats/entrypoint.sh", () => {
     undo.push(() => dev.endAsync(true));
     await dev.publishAsync("devices/dev-1/telemetry", JSON.stringify({ id: "r1", ts: new Date().toISOString(), metrics: { temperature: 21.5 } }), { qos: 1 });
 
-    // The gateway came through nats-server's restart and stored the reading. Not waitForCount: the
-    // first JetStream request after the restart times out (5 s, every run here) and that throws.
+    // The gateway came through nats-server's restart and stored the reading. Not waitForCount, which
+    // throws on a failed request: the first one goes out while this client is still reconnecting, and
+    // nats.js drops what is sent then (see core/on_reconnect.ts), so it times out (5 s, every run here).
     const telemetry = streamNames(cfg).telemetry;
     const deadline = Date.now() + 20_000;
     let stored = 0;

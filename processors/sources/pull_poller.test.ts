@@ -1,7 +1,8 @@
 // The polled pull against a real nats-server: what a pull brings and how it ends, and the source the
-// processors read partitions with (order, later messages, cumulative ack, a deleted consumer).
+// processors read partitions with (order, later messages, cumulative ack, a deleted consumer), and a
+// pull lost with a dropped connection.
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { Msg } from "@nats-io/transport-node";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { firstValueFrom, take, toArray } from "rxjs";
 import { describe, expect, it } from "vitest";
 import { natsForSuite } from "../../testing/nats_suite.ts";
@@ -10,10 +11,10 @@ import { createPullPoller } from "./pull_poller.ts";
 
 const nats = natsForSuite();
 
-async function streamWith(name: string, count: number): Promise<void> {
-  const jsm = await jetstreamManager(nats.nc);
+async function streamWith(name: string, count: number, nc: NatsConnection = nats.nc): Promise<void> {
+  const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name, subjects: [`${name.toLowerCase()}.>`] });
-  const js = jetstream(nats.nc);
+  const js = jetstream(nc);
   for (let i = 1; i <= count; i++) await js.publish(`${name.toLowerCase()}.${i % 2 ? "odd" : "even"}`, String(i));
 }
 
@@ -46,6 +47,32 @@ describe("createPullPoller", () => {
       poller.close();
     }
   });
+});
+
+describe("createPullPoller across a reconnect", () => {
+  const flaky = natsForSuite({ maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+
+  it("gives up the pull a dropped connection lost once it is back, and the next pull brings the messages", async () => {
+    await streamWith("LOST", 5, flaky.nc);
+    await (await jetstreamManager(flaky.nc)).consumers.add("LOST", { durable_name: "p", ack_policy: AckPolicy.All });
+    const got: Msg[] = [];
+    // Far longer than the test may take: only the reconnect can end the lost pull in time.
+    const poller = createPullPoller(flaky.nc, { stream: "LOST", durable: "p", pullTimeoutMs: 600_000 }, (m) => got.push(m));
+    try {
+      // A frozen server takes the pull into its socket and never reads it; the kill loses it.
+      process.kill(flaky.ns.pid!, "SIGSTOP");
+      const lost = poller.pull(10);
+      await new Promise((r) => setTimeout(r, 300));
+      await flaky.ns.kill();
+      await flaky.ns.start();
+      expect(await lost).toBe("reconnected");
+      expect(got).toEqual([]);
+      expect(await poller.pull(10)).toBe("drained");
+      expect(got.map((m) => streamSeqOf(m))).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      poller.close();
+    }
+  }, 30_000);
 });
 
 describe("jetStreamSource", () => {

@@ -15,6 +15,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { createInbox } from "@nats-io/transport-node";
+import { onReconnect } from "../../core/on_reconnect.ts";
 
 export interface PullPollerOptions {
   stream: string;
@@ -29,8 +30,11 @@ export const POLL_IDLE_MS = 50;
 /** The ack that acks a delivered message (and, with `AckPolicy.All`, every one before it). */
 export const ACK = Uint8Array.of(43, 65, 67, 75); // +ACK
 
-/** How a pull ended. `unavailable`: no responders (the consumer, its stream or JetStream is missing). */
-export type PullEnd = "full" | "drained" | "unavailable" | "timeout";
+/**
+ * How a pull ended. `unavailable`: no responders (the consumer, its stream or JetStream is missing).
+ * `reconnected`: the connection came back after a drop, so the pull's end will not come.
+ */
+export type PullEnd = "full" | "drained" | "unavailable" | "timeout" | "reconnected";
 
 export interface PullPoller {
   /**
@@ -63,6 +67,9 @@ export function createPullPoller(nc: NatsConnection, opts: PullPollerOptions, on
     },
   });
 
+  // A pull sent before a reconnect gets no end (see onReconnect): give it up, so the next one goes out.
+  const unwatch = onReconnect(nc, () => current?.end("reconnected"));
+
   return {
     pull(max) {
       return new Promise<PullEnd>((resolve) => {
@@ -87,6 +94,7 @@ export function createPullPoller(nc: NatsConnection, opts: PullPollerOptions, on
     },
     close() {
       current?.end("drained");
+      unwatch();
       sub.unsubscribe();
     },
   };
