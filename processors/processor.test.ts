@@ -1,6 +1,8 @@
 // Proves: on a real nats-server, 200 devices x 500 readings with disorder, duplicates, gaps and late
 // events end with exactly the oracle's windows in RESULTS, late ones in the DLQ; and location fixes
-// along a known route add up to the haversine distance, out-of-order fixes counted and excluded.
+// along a known route add up to the haversine distance, out-of-order fixes counted and excluded; and
+// deliveries the processor never received are read again rather than acked unseen.
+import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, streamNames, type Config } from "../core/config.ts";
 import { rfc3339, toHeaders } from "../core/envelope.ts";
@@ -52,6 +54,39 @@ function config(prefix: string, extra: Record<string, unknown> = {}): Config {
 }
 
 describe("processor on a real nats-server", () => {
+  it("deliveries it never received (lost with a connection): read again, every window still equals the oracle", async () => {
+    const cfg = config("WG_");
+    const nc = await connectNats(cfg.nats, silentLogger, "test");
+    try {
+      await ensureStreams(nc, cfg);
+      const fleet = buildFleet({ devices: 50, readings: 400, seed: 11 });
+      await publishFleet(nc, cfg, fleet);
+      const proc = createProcessor({ nc, cfg, log: silentLogger, registry: createRegistry() }, { kinds: ["telemetry"], onFatal: (e) => { throw e; } });
+      await proc.start();
+      // Another client takes a few deliveries of every partition and never acks them: the server's
+      // state is what a dropped connection leaves (delivered, unacked, redelivered only after ack_wait).
+      const js = jetstream(nc);
+      let taken = 0;
+      for (let p = 0; p < 8; p++) {
+        for await (const m of await (await js.consumers.get(streamNames(cfg).telemetry, `WG_processor_telemetry_${p}`)).fetch({ max_messages: 5, expires: 1000 })) {
+          void m;
+          taken++;
+        }
+      }
+      expect(taken).toBeGreaterThan(0);
+      await waitForDrained(nc, cfg);
+      await waitForQuietResults(nc, cfg, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 2000);
+      await proc.stop();
+
+      const oracle = windowOracle(fleet, cfg.processor);
+      const { latest } = await readLatestWindows(nc, cfg);
+      expect(diffWindows(latest, oracle.windows).slice(0, 10)).toEqual([]);
+      expect(latest.size).toBe(oracle.windows.size);
+    } finally {
+      await nc.close();
+    }
+  });
+
   it("200 devices x 500 readings: the latest revision of every window equals the oracle", async () => {
     const cfg = config("W1_");
     const nc = await connectNats(cfg.nats, silentLogger, "test");

@@ -8,7 +8,8 @@ import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "../../core/logger.ts";
 import type { RetentionWatch } from "../../core/retention_watch.ts";
-import { ACK, createPullPoller, POLL_IDLE_MS } from "../sources/pull_poller.ts";
+import { DeliveryGapError } from "../errors.ts";
+import { ACK, createPullPoller, POLL_IDLE_MS, type PullPoller } from "../sources/pull_poller.ts";
 
 export interface DurableLoopOptions {
   stream: string;
@@ -121,6 +122,31 @@ export async function ensureDurable(nc: NatsConnection, o: DurableLoopOptions): 
   }
 }
 
+/**
+ * For an ack-all consumer: re-creates it (same config) at its ack floor when deliveries are outstanding.
+ * Those are a crashed or disconnected reader's; nats-server redelivers them only after `ack_wait`, and
+ * the next cumulative ack of anything later would ack them unseen. Without outstanding deliveries the
+ * consumer stays as it is.
+ * @returns the delivery sequence the consumer sends next
+ */
+export async function restartAtAckFloor(nc: NatsConnection, o: Pick<DurableLoopOptions, "stream" | "durable">): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.consumers.info(o.stream, o.durable);
+  if (info.num_ack_pending === 0) return info.delivered.consumer_seq + 1;
+  const floor = info.ack_floor.stream_seq;
+  const { deliver_policy, opt_start_seq, opt_start_time, ...rest } = info.config;
+  const start =
+    floor > 0
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 }
+      : // Nothing acked yet: from where it began ("new" began at its creation).
+        deliver_policy === DeliverPolicy.New
+        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: info.created }
+        : { deliver_policy, opt_start_seq, opt_start_time };
+  await jsm.consumers.delete(o.stream, o.durable);
+  await jsm.consumers.add(o.stream, { ...rest, ...start });
+  return 1;
+}
+
 /** Tells JetStream that every message of a batch is still being worked on, until the returned function is called. */
 export function keepAlive(working: () => void, ackWaitMs: number): () => void {
   const t = setInterval(working, Math.max(200, Math.floor(ackWaitMs / 3)));
@@ -167,10 +193,21 @@ export async function startDurableLoop(
   // acking a later one would lose it.
   let early: Msg[] = [];
   let deliver: (m: Msg) => void = (m) => void early.push(m);
-  const poller = typeof handler === "function" ? undefined : createPullPoller(nc, { stream: opts.stream, durable: opts.durable }, (m) => deliver(m));
+  // A streaming handler's consumer, if ack-all, is read with its deliveries checked for gaps (see
+  // restartAtAckFloor): on start, and again whenever a gap shows, it is re-created at its ack floor
+  // and read by a new poller (a new inbox, so nothing of the old consumer's deliveries comes in).
+  let poller: PullPoller | undefined;
+  let restart = typeof handler !== "function";
   const done = (async () => {
     while (!abort.signal.aborted) {
       try {
+        if (restart) {
+          poller?.close();
+          early = [];
+          const nextDelivery = ackAll ? await restartAtAckFloor(nc, opts) : undefined;
+          poller = createPullPoller(nc, { stream: opts.stream, durable: opts.durable, nextDelivery }, (m) => deliver(m));
+          restart = false;
+        }
         try {
           let batch: Batch | undefined;
           if (typeof handler === "function") {
@@ -204,8 +241,16 @@ export async function startDurableLoop(
       } catch (e) {
         current = undefined;
         if (abort.signal.aborted) break;
+        if (e instanceof DeliveryGapError) {
+          log.warn("deliveries were lost with the connection: reading again from the consumer's ack floor", { durable: opts.durable });
+          restart = true;
+          continue;
+        }
         log.warn("consumer loop error, retrying", { durable: opts.durable, err: e });
-        if (/consumer not found/i.test((e as Error).message)) ackAll = (await ensureDurable(nc, opts).catch(() => "explicit" as const)) === "all";
+        if (/consumer not found/i.test((e as Error).message)) {
+          ackAll = (await ensureDurable(nc, opts).catch(() => "explicit" as const)) === "all";
+          restart = typeof handler !== "function";
+        }
         await sleep(1000, abort.signal).catch(() => {});
       }
     }
@@ -246,6 +291,8 @@ export async function startDurableLoop(
       while (replies.length < opts.batch && !abort.signal.aborted) {
         const end = await poller!.pull(opts.batch - replies.length);
         if (end === "full") continue;
+        // Nothing of this batch is written or acked: all of it comes again from the ack floor.
+        if (end === "gap") throw new DeliveryGapError(`${opts.durable} on ${opts.stream} delivered past messages this process did not receive`);
         if (end === "unavailable") {
           // No responders: JetStream is away or the consumer is gone. What came is written first;
           // an empty batch asks, and "consumer not found" makes the loop re-create it.

@@ -34,6 +34,7 @@ import { enrichLocation } from "../operators/enrich_location.ts";
 import { eventTimeWindow } from "../operators/event_time_window.ts";
 import { reorderBySeq } from "../operators/reorder_by_seq.ts";
 import { decodeMessage } from "../sources/decode_message.ts";
+import { DeliveryGapError } from "../errors.ts";
 import { ackAll, jetStreamSource, pendingOfReply, resetConsumerToAckFloor, streamSeqOf } from "../sources/jetstream_source.ts";
 import { POLL_IDLE_MS } from "../sources/pull_poller.ts";
 import type { CheckpointStore } from "../state/checkpoint_store.ts";
@@ -391,6 +392,53 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
     return cpRunning;
   };
 
+  const srcOpts = {
+    stream: opts.stream,
+    durable: opts.durable,
+    filterSubject: subj.inputPartition(kind, opts.partition),
+    maxAckPending: opts.maxAckPending,
+    maxMessages: Math.max(1, Math.min(1000, Math.floor(opts.maxAckPending / 2))),
+    pollMs: opts.pollMs,
+    ackWait: opts.ackWait,
+  };
+
+  /** Re-creates the consumer at its ack floor and reads it. @returns the first stream sequence it delivers */
+  const readFromAckFloor = async (): Promise<number> => {
+    const from = await resetConsumerToAckFloor(deps.nc, srcOpts);
+    sourceSub = jetStreamSource(deps.nc, srcOpts).subscribe({
+      next: onMessage,
+      error: (e) => {
+        if (stopped) return;
+        if (e instanceof DeliveryGapError) void recoverGap();
+        else deps.onFatal(e as Error);
+      },
+    });
+    return from;
+  };
+
+  /**
+   * The source skipped deliveries (lost with a dropped connection) and handed on nothing after them:
+   * everything applied came before them, so a checkpoint acks exactly that, and reading again from
+   * the ack floor brings the lost ones next (any already applied are skipped by their sequence).
+   */
+  const recoverGap = async (): Promise<void> => {
+    log.warn("deliveries were lost with the connection: checkpointing and reading again from there", { stream: opts.stream, partition: opts.partition });
+    try {
+      await checkpoint();
+    } catch {
+      return; // checkpoint() has called onFatal
+    }
+    for (let attempt = 1; !stopped; attempt++) {
+      try {
+        await readFromAckFloor();
+        return;
+      } catch (e) {
+        if (attempt >= 10) return deps.onFatal(e as Error);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  };
+
   return {
     get devices() {
       return kind === "telemetry" ? winStore.size : locStore.size;
@@ -414,24 +462,9 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
         if (cp.w) winStore.set(device, new DeviceWindows(device, { windows: opts.windows, maxOutOfOrder: opts.maxOutOfOrder, allowedLateness: opts.allowedLateness, idleTimeout: opts.idleTimeout }, now, cp.w));
         if (cp.l) locStore.set(device, new LocationTracker(device, cp.l));
       }
-      const srcOpts = {
-        stream: opts.stream,
-        durable: opts.durable,
-        filterSubject: subj.inputPartition(kind, opts.partition),
-        maxAckPending: opts.maxAckPending,
-        maxMessages: Math.max(1, Math.min(1000, Math.floor(opts.maxAckPending / 2))),
-        pollMs: opts.pollMs,
-        ackWait: opts.ackWait,
-      };
-      const from = await resetConsumerToAckFloor(deps.nc, srcOpts);
-      log.debug("partition started", { stream: opts.stream, partition: opts.partition, devices: restored.size, fromSeq: from });
       pipeSub = processed.subscribe({ next: onItem, error: (e) => deps.onFatal(e as Error) });
-      sourceSub = jetStreamSource(deps.nc, srcOpts).subscribe({
-        next: onMessage,
-        error: (e) => {
-          if (!stopped) deps.onFatal(e as Error);
-        },
-      });
+      const from = await readFromAckFloor();
+      log.debug("partition started", { stream: opts.stream, partition: opts.partition, devices: restored.size, fromSeq: from });
       timer = setInterval(() => void checkpoint().catch(noop), opts.checkpointInterval);
     },
     checkpoint,

@@ -12,7 +12,10 @@ import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Observable } from "rxjs";
-import { ACK, createPullPoller, POLL_IDLE_MS } from "./pull_poller.ts";
+import { DeliveryGapError } from "../errors.ts";
+import { ACK, createPullPoller, POLL_IDLE_MS, seqOfReply } from "./pull_poller.ts";
+
+export { pendingOfReply, seqOfReply } from "./pull_poller.ts";
 
 export interface JetStreamSourceOptions {
   stream: string;
@@ -28,6 +31,9 @@ export interface JetStreamSourceOptions {
   /** Redelivery after this long without an ack (ms). */
   ackWait: number;
 }
+
+/** The consumer's delivery sequence expected first: 1, for a consumer just re-created by {@link resetConsumerToAckFloor}. */
+const FIRST_DELIVERY = 1;
 
 export const DEFAULT_JETSTREAM_SOURCE_OPTIONS: Omit<JetStreamSourceOptions, "stream" | "durable" | "filterSubject"> = {
   maxAckPending: 5000,
@@ -63,20 +69,23 @@ export async function resetConsumerToAckFloor(nc: NatsConnection, opts: JetStrea
 
 /**
  * Messages of one durable consumer, read in polls (see `pull_poller.ts`); unsubscribing stops the
- * polling (delivered, unprocessed messages are simply not acknowledged). Each message is handed on
+ * polling (delivered, unprocessed messages are simply not acknowledged). Reads a consumer just
+ * re-created by {@link resetConsumerToAckFloor}; fails with a {@link DeliveryGapError} when a delivery
+ * is skipped (see `PullEnd`), before handing on anything after it. Each message is handed on
  * as nats.js delivers it: a core `Msg` whose reply is its ack subject (ack it with {@link ackAll}).
  * @example jetStreamSource(nc, { stream: "TELEMETRY", durable: "proc_telemetry_3", filterSubject: "iot.telemetry.3.>", ... }).subscribe(handle)
  */
 export function jetStreamSource(nc: NatsConnection, opts: JetStreamSourceOptions): Observable<Msg> {
   return new Observable<Msg>((subscriber) => {
     let stopped = false;
-    const poller = createPullPoller(nc, { stream: opts.stream, durable: opts.durable }, (m) => {
+    const poller = createPullPoller(nc, { stream: opts.stream, durable: opts.durable, nextDelivery: FIRST_DELIVERY }, (m) => {
       if (!stopped) subscriber.next(m);
     });
     void (async () => {
       while (!stopped) {
         const end = await poller.pull(opts.maxMessages);
         if (stopped) break;
+        if (end === "gap") throw new DeliveryGapError(`${opts.durable} on ${opts.stream} delivered past messages this process did not receive (lost with a dropped connection)`);
         if (end === "unavailable") {
           // No responders: JetStream is away (reconnecting) or the consumer is gone; only the latter is fatal.
           await assertConsumer(nc, opts);
@@ -112,37 +121,4 @@ export function ackAll(nc: NatsConnection, msg: { reply?: string }): void {
  */
 export function streamSeqOf(msg: { reply?: string; seq?: number }): number {
   return seqOfReply(msg.reply) ?? msg.seq ?? 0;
-}
-
-/**
- * The stream sequence in a JetStream ack subject (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...`,
- * or with domain and account hash after `ACK`); undefined for any other shape.
- */
-export function seqOfReply(r: string | undefined): number | undefined {
-  return ackToken(r, 0);
-}
-
-/** Messages the consumer still had to deliver when it sent this one (the ack subject's `pending`). */
-export function pendingOfReply(r: string | undefined): number | undefined {
-  return ackToken(r, 3);
-}
-
-/** The number `after` tokens past the stream sequence in an ack subject. */
-function ackToken(r: string | undefined, after: number): number | undefined {
-  if (!r || !r.startsWith("$JS.ACK.")) return undefined;
-  let dots = 0;
-  for (let i = 0; i < r.length; i++) if (r.charCodeAt(i) === 46) dots++;
-  const token = (dots === 8 ? 5 : dots >= 10 ? 7 : -1) + after;
-  if (token < after) return undefined;
-  let i = 0;
-  for (let seen = 0; seen < token; i++) if (r.charCodeAt(i) === 46) seen++;
-  let n = 0;
-  let digits = 0;
-  for (; i < r.length; i++, digits++) {
-    const c = r.charCodeAt(i);
-    if (c === 46) break;
-    if (c < 48 || c > 57) return undefined;
-    n = n * 10 + (c - 48);
-  }
-  return digits > 0 ? n : undefined;
 }

@@ -47,6 +47,25 @@ describe("createPullPoller", () => {
       poller.close();
     }
   });
+
+  it("stops at a skipped delivery, handing on nothing after it", async () => {
+    await streamWith("GAP", 10);
+    const jsm = await jetstreamManager(nats.nc);
+    await jsm.consumers.add("GAP", { durable_name: "p", ack_policy: AckPolicy.All });
+    const got: Msg[] = [];
+    const poller = createPullPoller(nats.nc, { stream: "GAP", durable: "p", pullTimeoutMs: 10_000, nextDelivery: 1 }, (m) => got.push(m));
+    try {
+      expect(await poller.pull(3)).toBe("full");
+      // Another client takes deliveries 4 and 5 (as a dropped connection would lose them).
+      const thief = await (await jetstream(nats.nc).consumers.get("GAP", "p")).fetch({ max_messages: 2, expires: 1000 });
+      for await (const m of thief) void m;
+      expect(await poller.pull(10)).toBe("gap");
+      expect(got.map((m) => streamSeqOf(m))).toEqual([1, 2, 3]);
+      expect(await poller.pull(10)).toBe("gap");
+    } finally {
+      poller.close();
+    }
+  });
 });
 
 describe("createPullPoller across a reconnect", () => {

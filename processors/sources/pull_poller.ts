@@ -22,6 +22,11 @@ export interface PullPollerOptions {
   durable: string;
   /** A pull whose end has not come by then is given up, so that the next one can be sent (ms; default 5000). */
   pullTimeoutMs?: number;
+  /**
+   * The consumer's delivery sequence expected next (its `delivered.consumer_seq` + 1; 1 for a new
+   * consumer). With it the poller checks that no delivery is skipped, see {@link PullEnd} `gap`.
+   */
+  nextDelivery?: number;
 }
 
 /** How long the callers wait after a pull that did not come back full before the next one (ms). */
@@ -33,8 +38,13 @@ export const ACK = Uint8Array.of(43, 65, 67, 75); // +ACK
 /**
  * How a pull ended. `unavailable`: no responders (the consumer, its stream or JetStream is missing).
  * `reconnected`: the connection came back after a drop, so the pull's end will not come.
+ * `gap`: a delivery came that is not the one expected: those in between were lost with a dropped
+ * connection (the server counts them as delivered, and redelivers them only after `ack_wait`) or went
+ * to another client. With cumulative acks, acking anything after them would ack them unseen, so the
+ * poller hands nothing more on and every pull ends `gap`: its owner re-creates the consumer at its ack
+ * floor and reads with a new poller.
  */
-export type PullEnd = "full" | "drained" | "unavailable" | "timeout" | "reconnected";
+export type PullEnd = "full" | "drained" | "unavailable" | "timeout" | "reconnected" | "gap";
 
 export interface PullPoller {
   /**
@@ -53,11 +63,22 @@ export function createPullPoller(nc: NatsConnection, opts: PullPollerOptions, on
   const inbox = createInbox();
   const subject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.durable}`;
   let current: { want: number; got: number; end(e: PullEnd): void } | undefined;
+  let next = opts.nextDelivery;
+  let gap = false;
 
   const sub: Subscription = nc.subscribe(inbox, {
     callback: (err, m) => {
+      if (gap) return;
       if (err) return current?.end("unavailable");
       if (m.reply?.startsWith(ACK_PREFIX)) {
+        if (next !== undefined) {
+          const d = deliveryOfReply(m.reply);
+          if (d !== next) {
+            gap = true;
+            return current?.end("gap");
+          }
+          next = d + 1;
+        }
         onMsg(m);
         if (current && ++current.got >= current.want) current.end("full");
         return;
@@ -72,6 +93,7 @@ export function createPullPoller(nc: NatsConnection, opts: PullPollerOptions, on
 
   return {
     pull(max) {
+      if (gap) return Promise.resolve<PullEnd>("gap");
       return new Promise<PullEnd>((resolve) => {
         let timer: NodeJS.Timeout | undefined;
         const me = {
@@ -98,4 +120,45 @@ export function createPullPoller(nc: NatsConnection, opts: PullPollerOptions, on
       sub.unsubscribe();
     },
   };
+}
+
+/**
+ * The stream sequence in a JetStream ack subject (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...`,
+ * or with domain and account hash after `ACK`); undefined for any other shape.
+ */
+export function seqOfReply(r: string | undefined): number | undefined {
+  return ackToken(r, 0);
+}
+
+/**
+ * The consumer's delivery sequence in an ack subject: every delivery of a consumer (redeliveries too)
+ * takes the next one, so a delivery that is not the one after the last seen means others were lost.
+ */
+export function deliveryOfReply(r: string | undefined): number | undefined {
+  return ackToken(r, 1);
+}
+
+/** Messages the consumer still had to deliver when it sent this one (the ack subject's `pending`). */
+export function pendingOfReply(r: string | undefined): number | undefined {
+  return ackToken(r, 3);
+}
+
+/** The number `after` tokens past the stream sequence in an ack subject. */
+function ackToken(r: string | undefined, after: number): number | undefined {
+  if (!r || !r.startsWith("$JS.ACK.")) return undefined;
+  let dots = 0;
+  for (let i = 0; i < r.length; i++) if (r.charCodeAt(i) === 46) dots++;
+  const token = (dots === 8 ? 5 : dots >= 10 ? 7 : -1) + after;
+  if (token < after) return undefined;
+  let i = 0;
+  for (let seen = 0; seen < token; i++) if (r.charCodeAt(i) === 46) seen++;
+  let n = 0;
+  let digits = 0;
+  for (; i < r.length; i++, digits++) {
+    const c = r.charCodeAt(i);
+    if (c === 46) break;
+    if (c < 48 || c > 57) return undefined;
+    n = n * 10 + (c - 48);
+  }
+  return digits > 0 ? n : undefined;
 }
