@@ -21,6 +21,8 @@ export interface FleetstreamProcessOptions {
   nodeArgs?: string[];
   /** `gateway.maxInFlight`; the default when undefined. */
   maxInFlight?: number;
+  /** `streams.replicas` (on a NATS cluster); the default when undefined. */
+  replicas?: number;
 }
 
 export interface FleetstreamProcess {
@@ -46,6 +48,7 @@ export async function startFleetstream(o: FleetstreamProcessOptions): Promise<Fl
       `  clientId: ${o.gatewayId}-mqtt`,
       `  protocolVersion: 5`,
       ...(o.maxInFlight ? [`gateway:`, `  maxInFlight: ${o.maxInFlight}`] : []),
+      ...(o.replicas ? [`streams:`, `  replicas: ${o.replicas}`] : []),
       `log:`,
       `  level: warn`,
     ].join("\n") + "\n",

@@ -2,6 +2,7 @@
 export * from "./process.ts";
 export * from "./binaries.ts";
 export * from "./nats_server.ts";
+export * from "./nats_cluster.ts";
 export * from "./mosquitto.ts";
 export * from "./influx_stores.ts";
 export * from "./prometheus.ts";

@@ -19,6 +19,8 @@ export interface NatsServerOptions {
 }
 
 export interface NatsServerHandle {
+  /** Its `server_name` (what JetStream's cluster info calls it). */
+  readonly serverName: string;
   readonly port: number;
   readonly url: string;
   readonly mqttPort?: number;
@@ -42,10 +44,11 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const port = await freePort();
   const mqttPort = opts.mqtt ? await freePort() : undefined;
   const conf = join(dir, "nats.conf");
+  const serverName = `fs_test_${port}`;
   writeFileSync(
     conf,
     [
-      `server_name: fs_test_${port}`,
+      `server_name: ${serverName}`,
       `listen: 127.0.0.1:${port}`,
       `max_payload: 1MB`,
       `jetstream { store_dir: "${join(dir, "js")}", max_memory_store: ${opts.maxMemory ?? "1GB"}, max_file_store: ${opts.maxStore ?? "1TB"} }`,
@@ -66,6 +69,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   };
   await start();
   return {
+    serverName,
     port,
     url: `nats://127.0.0.1:${port}`,
     mqttPort,
