@@ -196,16 +196,19 @@ export async function startDurableLoop(
   // A streaming handler's consumer, if ack-all, is read with its deliveries checked for gaps (see
   // restartAtAckFloor): on start, and again whenever a gap shows, it is re-created at its ack floor
   // and read by a new poller (a new inbox, so nothing of the old consumer's deliveries comes in).
-  let poller: PullPoller | undefined;
-  let restart = typeof handler !== "function";
+  const openPoller = async (): Promise<PullPoller> => {
+    const nextDelivery = ackAll ? await restartAtAckFloor(nc, opts) : undefined;
+    return createPullPoller(nc, { stream: opts.stream, durable: opts.durable, nextDelivery }, (m) => deliver(m));
+  };
+  let poller = typeof handler === "function" ? undefined : await openPoller();
+  let restart = false;
   const done = (async () => {
     while (!abort.signal.aborted) {
       try {
         if (restart) {
           poller?.close();
           early = [];
-          const nextDelivery = ackAll ? await restartAtAckFloor(nc, opts) : undefined;
-          poller = createPullPoller(nc, { stream: opts.stream, durable: opts.durable, nextDelivery }, (m) => deliver(m));
+          poller = await openPoller();
           restart = false;
         }
         try {
