@@ -97,7 +97,9 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<"c
       JSON.stringify([...c.subjects].sort()) === JSON.stringify([...spec.subjects].sort()) &&
       c.max_age === spec.max_age &&
       c.max_bytes === spec.max_bytes &&
-      c.duplicate_window === spec.duplicate_window;
+      c.duplicate_window === spec.duplicate_window &&
+      // Raising streams.replicas on a cluster scales the existing streams (nats-server moves the data).
+      c.num_replicas === spec.num_replicas;
     if (same) return "unchanged";
     await jsm.streams.update(spec.name, { ...spec, storage: undefined, retention: undefined } as never);
     return "updated";

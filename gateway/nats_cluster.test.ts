@@ -1,9 +1,12 @@
 // Proves: on a three-node NATS cluster with the streams replicated three times (streams.replicas: 3), a
 // crash of the node leading TELEMETRY mid-run loses nothing: every reading Mosquitto acknowledged to
-// the device is in TELEMETRY once, while the gateway is connected to all three nodes' URLs.
+// the device is in TELEMETRY once, while the gateway is connected to all three nodes' URLs. And
+// streams made with one replica get three when streams.replicas is raised.
 import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig, streamNames } from "../core/config.ts";
+import { ensureStreams } from "../core/streams.ts";
 import { startMosquitto, startNatsCluster, type MosquittoHandle, type NatsClusterHandle } from "../testing/mod.ts";
 import { runThroughOutage, startGatewayRig, type GatewayRig } from "./test_workload.ts";
 
@@ -19,6 +22,22 @@ describe("NATS cluster", () => {
     await rig?.close();
     await Promise.all([cluster?.cleanup(), mosq?.cleanup()]);
     cluster = mosq = rig = undefined;
+  });
+
+  it("raising streams.replicas scales the existing streams", async () => {
+    cluster = await startNatsCluster(3);
+    const nc = await connect({ servers: cluster.url });
+    try {
+      const at = (replicas: number) => loadConfig({ env: {}, overrides: { intake: "broker", mqtt: { url: "mqtt://x" }, streams: { prefix: "SCALE_", replicas } } });
+      expect((await ensureStreams(nc, at(1))).map((r) => r.action)).toEqual(["created", "created", "created", "created"]);
+      expect((await ensureStreams(nc, at(3))).map((r) => r.action)).toEqual(["updated", "updated", "updated", "updated"]);
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(streamNames(at(3)).telemetry);
+      expect(info.config.num_replicas).toBe(3);
+      expect((await ensureStreams(nc, at(3))).map((r) => r.action)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged"]);
+    } finally {
+      await nc.close();
+    }
   });
 
   it("a crash of the stream leader loses no acknowledged reading and duplicates none", async () => {
