@@ -1,12 +1,15 @@
 // Proves: on a three-node NATS cluster with the streams replicated three times (streams.replicas: 3), a
 // crash of the node leading TELEMETRY mid-run loses nothing: every reading Mosquitto acknowledged to
 // the device is in TELEMETRY once, while the gateway is connected to all three nodes' URLs. And
-// streams made with one replica get three when streams.replicas is raised.
+// streams (and the processors' checkpoint bucket) made with one replica get three when
+// streams.replicas is raised.
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig, streamNames } from "../core/config.ts";
+import { createJsPublisher } from "../core/js_publisher.ts";
 import { ensureStreams } from "../core/streams.ts";
+import { openCheckpointStore } from "../processors/state/checkpoint_store.ts";
 import { startMosquitto, startNatsCluster, type MosquittoHandle, type NatsClusterHandle } from "../testing/mod.ts";
 import { runThroughOutage, startGatewayRig, type GatewayRig } from "./test_workload.ts";
 
@@ -35,6 +38,12 @@ describe("NATS cluster", () => {
       const info = await jsm.streams.info(streamNames(at(3)).telemetry);
       expect(info.config.num_replicas).toBe(3);
       expect((await ensureStreams(nc, at(3))).map((r) => r.action)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged"]);
+      // The processors' checkpoint bucket too.
+      const pub = createJsPublisher(nc);
+      await openCheckpointStore(nc, pub, { bucket: "scale_cp", replicas: 1 });
+      await openCheckpointStore(nc, pub, { bucket: "scale_cp", replicas: 3 });
+      expect((await jsm.streams.info("KV_scale_cp")).config.num_replicas).toBe(3);
+      await pub.close();
     } finally {
       await nc.close();
     }

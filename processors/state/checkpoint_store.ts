@@ -38,6 +38,9 @@ export async function openCheckpointStore(nc: NatsConnection, pub: JsPublisher, 
   // The bucket's own stream and subject prefix, as nats.js named them (`KV_<bucket>`, `$KV.<bucket>`):
   // `load` lists keys from that stream, `save` publishes to those subjects.
   const { stream, prefix: kvPrefix } = kv as Bucket;
+  // nats.js opens an existing bucket as it is: scale it to streams.replicas, as ensureStreams does the streams.
+  const current = (await jsm.streams.info(stream)).config;
+  if (current.num_replicas !== opts.replicas) await jsm.streams.update(stream, { ...current, num_replicas: opts.replicas });
   const base = `${kvPrefix}.`;
   const decoder = new TextDecoder();
   return {
