@@ -38,7 +38,8 @@ export interface JsPublisher {
   publish(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<PubAck>;
   /**
    * Like `publish`, but retries timeouts, "no responders", a dropped connection and other transient
-   * failures with backoff until stored or `close()` is called. Only for messages with a `Nats-Msg-Id`, so retries dedupe.
+   * failures with backoff until stored or `close()` is called. Only for messages with a `Nats-Msg-Id`,
+   * so retries dedupe.
    */
   publishDurably(subject: string, data: Uint8Array | string, headers: MsgHdrs): Promise<PubAck>;
   readonly inFlight: number;

@@ -405,6 +405,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps, options: Pi
   /** Re-creates the consumer at its ack floor and reads it. @returns the first stream sequence it delivers */
   const readFromAckFloor = async (): Promise<number> => {
     const from = await resetConsumerToAckFloor(deps.nc, srcOpts);
+    if (stopped) return from; // stop() came while a gap was being recovered
     sourceSub = jetStreamSource(deps.nc, srcOpts).subscribe({
       next: onMessage,
       error: (e) => {
