@@ -69,6 +69,34 @@ export async function startShippedNats(creds: { NATS_USER: string; NATS_PASS: st
 }
 
 /**
+ * Three nodes of deploy/nats/cluster.conf (which includes nats.conf), each in its own directory, named
+ * nats-1..3 by NATS_SERVER_NAME, with the routes to nats-N:6222 pointed at free local ports.
+ */
+export async function startShippedNatsCluster(creds: { NATS_USER: string; NATS_PASS: string }): Promise<{ nodes: ShippedServer[]; url: string; cleanup(): Promise<void> }> {
+  const routes = await Promise.all([1, 2, 3].map(() => freePort()));
+  const nodes: ShippedServer[] = [];
+  const cleanup = async () => {
+    await Promise.all(nodes.map((n) => n.cleanup()));
+  };
+  try {
+    for (const [i, routePort] of routes.entries()) {
+      const dir = tempDir("nats-cluster-shipped");
+      const { port } = await writeShippedNatsConfs(dir);
+      const conf = readFileSync(join(PROJECT_ROOT, "deploy/nats/cluster.conf"), "utf8")
+        .replace(/^(\s*)listen: .*$/m, `$1listen: 127.0.0.1:${routePort}`)
+        .replace(/nats-route:\/\/nats-(\d):6222/g, (_, n: string) => `nats-route://127.0.0.1:${routes[Number(n) - 1]}`);
+      writeFileSync(join(dir, "cluster.conf"), conf);
+      const proc = spawnManaged(binaries.natsServer(), ["-c", join(dir, "cluster.conf")], { env: { ...process.env, ...creds, NATS_SERVER_NAME: `nats-${i + 1}` } });
+      nodes.push(await started(proc, port, dir, `nats-server nats-${i + 1} (deploy/nats/cluster.conf)`));
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return { nodes, url: nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(","), cleanup };
+}
+
+/**
  * deploy/nats/entrypoint.sh (as compose.yaml starts nats) on the configs in `dir` (see
  * {@link writeShippedNatsConfs}); resolves once nats-server takes clients. `dir` is left in place.
  */

@@ -1,0 +1,58 @@
+// Proves deploy/nats/cluster.conf forms a working cluster: three nodes started from it (named by
+// NATS_SERVER_NAME, users from .env.example) take deploy/fleetstream.yaml's streams with three
+// replicas, one on each node, and a stream keeps taking writes with any one node down.
+import { jetstreamManager } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig, streamNames } from "../core/config.ts";
+import { createJsPublisher } from "../core/js_publisher.ts";
+import { silentLogger } from "../core/logger.ts";
+import { connectNats } from "../core/nats.ts";
+import { PROJECT_ROOT } from "../core/project_root.ts";
+import { ensureStreams } from "../core/streams.ts";
+import { envExample } from "./compose_config.ts";
+import { startShippedNatsCluster } from "./shipped_servers.ts";
+
+const creds = { NATS_USER: envExample.NATS_USER!, NATS_PASS: envExample.NATS_PASS! };
+
+describe("deploy/nats/cluster.conf", () => {
+  const undo: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const u of undo.splice(0).reverse()) await u();
+  });
+
+  it("three nodes take the streams with three replicas and keep taking writes with one node down", async () => {
+    const cluster = await startShippedNatsCluster(creds);
+    undo.push(() => cluster.cleanup());
+    const cfg = loadConfig({
+      path: join(PROJECT_ROOT, "deploy/fleetstream.yaml"),
+      env: { NATS_URL: cluster.url, ...creds },
+      // compose's 8 GiB per stream, three times over, is more than a test machine should reserve.
+      overrides: { streams: { replicas: 3, maxBytes: 64 * 1024 * 1024 } },
+    });
+    const nc = await connectNats(cfg.nats, silentLogger, "cluster-conf-test");
+    undo.push(() => nc.close());
+    // The meta group needs all three peers before it places an R3 stream.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const err = await ensureStreams(nc, cfg).then(() => undefined, (e: Error) => e);
+      if (!err) break;
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info(streamNames(cfg).telemetry);
+    const peers = [info.cluster!.leader!, ...(info.cluster!.replicas ?? []).map((r) => r.name)].sort();
+    expect(peers).toEqual(["nats-1", "nats-2", "nats-3"]);
+
+    await cluster.nodes[Number(info.cluster!.leader!.slice(-1)) - 1]!.proc.kill();
+    const pub = createJsPublisher(nc, { timeoutMs: 2000 });
+    undo.push(() => pub.close());
+    const h = headers();
+    h.set("Nats-Msg-Id", "cluster-conf-1");
+    const ack = await pub.publishDurably(`${cfg.streams.subjectRoot}.telemetry.0.dev-1`, "{}", h);
+    expect(ack.stream).toBe(streamNames(cfg).telemetry);
+    expect((await jsm.streams.info(streamNames(cfg).telemetry)).cluster!.leader).not.toBe(info.cluster!.leader);
+  });
+});
