@@ -3,6 +3,7 @@
 // along a known route add up to the haversine distance, out-of-order fixes counted and excluded; and
 // deliveries the processor never received are read again rather than acked unseen.
 import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, streamNames, type Config } from "../core/config.ts";
 import { rfc3339, toHeaders } from "../core/envelope.ts";
@@ -17,7 +18,7 @@ import { subjects } from "../core/subjects.ts";
 import { startNatsServer, type NatsServerHandle } from "../testing/nats_server.ts";
 import { buildFleet, publishFleet, readLatestWindows, readStream, waitForDrained, waitForQuietResults } from "./pipelines/fleet_fixture.ts";
 import { diffWindows, windowOracle } from "./pipelines/window_oracle.ts";
-import { createProcessor } from "./processor.ts";
+import { createProcessor, type Processor } from "./processor.ts";
 import { haversine } from "./state/location_tracker.ts";
 
 let ns: NatsServerHandle;
@@ -53,6 +54,18 @@ function config(prefix: string, extra: Record<string, unknown> = {}): Config {
   });
 }
 
+/** Waits until the processor has read everything and gone quiet, stops it, and checks every window against the oracle. */
+async function expectOracleWindows(nc: NatsConnection, cfg: Config, proc: Processor, fleet: Parameters<typeof windowOracle>[0]) {
+  await waitForDrained(nc, cfg);
+  await waitForQuietResults(nc, cfg, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 2000);
+  await proc.stop();
+  const oracle = windowOracle(fleet, cfg.processor);
+  const { latest } = await readLatestWindows(nc, cfg);
+  expect(diffWindows(latest, oracle.windows).slice(0, 10)).toEqual([]);
+  expect(latest.size).toBe(oracle.windows.size);
+  return oracle;
+}
+
 describe("processor on a real nats-server", () => {
   it("deliveries it never received (lost with a connection): read again, every window still equals the oracle", async () => {
     const cfg = config("WG_");
@@ -74,14 +87,7 @@ describe("processor on a real nats-server", () => {
         }
       }
       expect(taken).toBeGreaterThan(0);
-      await waitForDrained(nc, cfg);
-      await waitForQuietResults(nc, cfg, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 2000);
-      await proc.stop();
-
-      const oracle = windowOracle(fleet, cfg.processor);
-      const { latest } = await readLatestWindows(nc, cfg);
-      expect(diffWindows(latest, oracle.windows).slice(0, 10)).toEqual([]);
-      expect(latest.size).toBe(oracle.windows.size);
+      await expectOracleWindows(nc, cfg, proc, fleet);
     } finally {
       await nc.close();
     }
@@ -97,14 +103,7 @@ describe("processor on a real nats-server", () => {
       const registry = createRegistry();
       const proc = createProcessor({ nc, cfg, log: silentLogger, registry }, { kinds: ["telemetry"], onFatal: (e) => { throw e; } });
       await proc.start();
-      await waitForDrained(nc, cfg);
-      await waitForQuietResults(nc, cfg, cfg.processor.reorderTimeout + cfg.processor.idleTimeout + 2000);
-      await proc.stop();
-
-      const oracle = windowOracle(fleet, cfg.processor);
-      const { latest } = await readLatestWindows(nc, cfg);
-      expect(diffWindows(latest, oracle.windows).slice(0, 10)).toEqual([]);
-      expect(latest.size).toBe(oracle.windows.size);
+      const oracle = await expectOracleWindows(nc, cfg, proc, fleet);
       expect(oracle.late).toBeGreaterThan(0);
       const dlq = await readStream<DlqRecord>(nc, streamNames(cfg).dlq, `${cfg.streams.subjectRoot}.dlq.processor.late_event`);
       expect(dlq.length).toBe(oracle.late);
