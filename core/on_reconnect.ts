@@ -21,3 +21,21 @@ export function onReconnect(nc: NatsConnection, fn: () => void): () => void {
   })().catch(() => {});
   return () => statuses.stop();
 }
+
+/** What {@link beforeReconnect} rejects with: the connection dropped, so the answer will not come. */
+export class ReconnectedError extends Error {
+  override name = "ReconnectedError";
+}
+
+/**
+ * Settles as `work` (a request) does, or rejects with a {@link ReconnectedError} as soon as the
+ * connection is back after a drop: a request sent before then gets no answer, and its timeout would
+ * hold the caller for nothing.
+ * @example await beforeReconnect(nc, jsm.consumers.info(stream, durable)).catch((e) => { if (!(e instanceof ReconnectedError)) throw e; })
+ */
+export function beforeReconnect<T>(nc: NatsConnection, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const unwatch = onReconnect(nc, () => reject(new ReconnectedError("the connection to NATS dropped before the answer came")));
+    work.then(resolve, reject).finally(unwatch);
+  });
+}

@@ -8,6 +8,7 @@ import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "../../core/logger.ts";
 import type { RetentionWatch } from "../../core/retention_watch.ts";
+import { beforeReconnect, ReconnectedError } from "../../core/on_reconnect.ts";
 import { DeliveryGapError } from "../errors.ts";
 import { ACK, createPullPoller, POLL_IDLE_MS, type PullPoller } from "../sources/pull_poller.ts";
 
@@ -300,7 +301,10 @@ export async function startDurableLoop(
           // No responders: JetStream is away or the consumer is gone. What came is written first;
           // an empty batch asks, and "consumer not found" makes the loop re-create it.
           if (replies.length > 0) break;
-          await (await jetstreamManager(nc)).consumers.info(opts.stream, opts.durable);
+          // Sent while the server goes away, the request's answer never comes: on reconnect, pull again.
+          await beforeReconnect(nc, jetstreamManager(nc).then((jsm) => jsm.consumers.info(opts.stream, opts.durable))).catch((e: Error) => {
+            if (!(e instanceof ReconnectedError)) throw e;
+          });
         }
         const left = deadline - Date.now();
         if (left <= 0) break;

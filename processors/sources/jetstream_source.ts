@@ -12,6 +12,7 @@ import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Observable } from "rxjs";
+import { beforeReconnect } from "../../core/on_reconnect.ts";
 import { DeliveryGapError } from "../errors.ts";
 import { ACK, createPullPoller, POLL_IDLE_MS, seqOfReply } from "./pull_poller.ts";
 
@@ -104,7 +105,8 @@ export function jetStreamSource(nc: NatsConnection, opts: JetStreamSourceOptions
 
 async function assertConsumer(nc: NatsConnection, opts: JetStreamSourceOptions): Promise<void> {
   try {
-    await (await jetstreamManager(nc)).consumers.info(opts.stream, opts.durable);
+    // Its answer never comes when it went out as the server went away: give up on reconnect (see beforeReconnect).
+    await beforeReconnect(nc, jetstreamManager(nc).then((jsm) => jsm.consumers.info(opts.stream, opts.durable)));
   } catch (e) {
     if (/consumer not found|stream not found/i.test((e as Error).message)) throw e;
   }
