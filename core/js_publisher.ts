@@ -95,26 +95,24 @@ export function createJsPublisher(nc: NatsConnection, options: Partial<Publisher
   // No ack comes for what was sent before the connection dropped (see onReconnect): fail it on
   // reconnect, so that publishDurably re-sends it at once (its Nats-Msg-Id dedupes, should the server
   // have stored it) instead of waiting out timeoutMs. The failure is transient (no code).
-  const unwatch = onReconnect(nc, () => {
-    for (const [token, p] of pending) {
-      pending.delete(token);
-      release();
-      p.reject(new PublishError("connection to NATS was lost before the ack"));
-    }
-  });
+  const unwatch = onReconnect(nc, () => failPending(() => new PublishError("connection to NATS was lost before the ack")));
 
   // One sweep for all deadlines: cheaper than a timer per message.
   const sweep = setInterval(() => {
     const now = Date.now();
-    for (const [token, p] of pending) {
-      if (p.deadline <= now) {
-        pending.delete(token);
-        release();
-        p.reject(new PublishError(`no ack within ${opts.timeoutMs} ms`, 408));
-      }
-    }
+    failPending(() => new PublishError(`no ack within ${opts.timeoutMs} ms`, 408), (p) => p.deadline <= now);
   }, Math.max(50, Math.min(1000, opts.timeoutMs / 4)));
   sweep.unref();
+
+  /** Fails the pending publishes `which` picks (all by default), each freeing its slot. */
+  function failPending(error: () => PublishError, which: (p: Pending) => boolean = () => true): void {
+    for (const [token, p] of pending) {
+      if (!which(p)) continue;
+      pending.delete(token);
+      release();
+      p.reject(error());
+    }
+  }
 
   function release(): void {
     const w = waiters.shift();
