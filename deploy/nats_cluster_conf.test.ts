@@ -11,6 +11,7 @@ import { silentLogger } from "../core/logger.ts";
 import { connectNats } from "../core/nats.ts";
 import { PROJECT_ROOT } from "../core/project_root.ts";
 import { ensureStreams } from "../core/streams.ts";
+import { waitForJetStreamPeers } from "../testing/nats_cluster.ts";
 import { envExample } from "./compose_config.ts";
 import { startShippedNatsCluster } from "./shipped_servers.ts";
 
@@ -33,14 +34,8 @@ describe("deploy/nats/cluster.conf", () => {
     });
     const nc = await connectNats(cfg.nats, silentLogger, "cluster-conf-test");
     undo.push(() => nc.close());
-    // The meta group needs all three peers before it places an R3 stream.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const err = await ensureStreams(nc, cfg).then(() => undefined, (e: Error) => e);
-      if (!err) break;
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitForJetStreamPeers(nc, 3);
+    await ensureStreams(nc, cfg);
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info(streamNames(cfg).telemetry);
     const peers = [info.cluster!.leader!, ...(info.cluster!.replicas ?? []).map((r) => r.name)].sort();

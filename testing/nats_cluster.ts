@@ -3,7 +3,7 @@
  * a {@link startNatsServer} with its own store, for the tests of what a node failure does.
  */
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServerHandle } from "./nats_server.ts";
 import { freePort } from "./process.ts";
 
@@ -28,7 +28,12 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
     for (const p of routePorts) {
       nodes.push(await startNatsServer({ extraConfig: `cluster { name: fs_test, listen: 127.0.0.1:${p}, routes: [${routes}] }` }));
     }
-    await jetStreamReady(nodes[0]!.url, size);
+    const nc = await connect({ servers: nodes[0]!.url });
+    try {
+      await waitForJetStreamPeers(nc, size);
+    } finally {
+      await nc.close();
+    }
   } catch (e) {
     await cleanup();
     throw e;
@@ -46,23 +51,18 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
 }
 
 /**
- * Waits until JetStream can place a stream on every node: a meta leader alone is not enough, as streams
+ * Waits until JetStream can place a stream on `size` nodes: a meta leader alone is not enough, as streams
  * with `size` replicas are refused ("no suitable peers for placement") until every peer has joined.
  */
-async function jetStreamReady(url: string, size: number, timeoutMs = 30_000): Promise<void> {
-  const nc = await connect({ servers: url });
-  try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const err = await jetstreamManager(nc, { timeout: 2000 })
-        .then((jsm) => jsm.streams.add({ name: "CLUSTER_READY", subjects: ["cluster.ready"], num_replicas: size, storage: StorageType.Memory }))
-        .then(() => undefined, (e: Error) => e.message);
-      if (err === undefined) break;
-      if (Date.now() > deadline) throw new Error(`JetStream could not place a stream on all ${size} nodes: ${err}`);
-      await new Promise((res) => setTimeout(res, 250));
-    }
-    await (await jetstreamManager(nc)).streams.delete("CLUSTER_READY");
-  } finally {
-    await nc.close();
+export async function waitForJetStreamPeers(nc: NatsConnection, size: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const err = await jetstreamManager(nc, { timeout: 2000 })
+      .then((jsm) => jsm.streams.add({ name: "CLUSTER_READY", subjects: ["cluster.ready"], num_replicas: size, storage: StorageType.Memory }))
+      .then(() => undefined, (e: Error) => e.message);
+    if (err === undefined) break;
+    if (Date.now() > deadline) throw new Error(`JetStream could not place a stream on all ${size} nodes: ${err}`);
+    await new Promise((res) => setTimeout(res, 250));
   }
+  await (await jetstreamManager(nc)).streams.delete("CLUSTER_READY");
 }

@@ -9,6 +9,7 @@ import { silentLogger } from "../../core/logger.ts";
 import { natsForSuite } from "../../testing/nats_suite.ts";
 import { streamSeqOf } from "../sources/jetstream_source.ts";
 import { DEFAULT_DURABLE_LOOP_OPTIONS, ensureDurable, startDurableLoop, type DurableLoopOptions, type StreamingBatchHandler } from "./durable_loop.ts";
+import { waitFor } from "./test_events.ts";
 
 const nats = natsForSuite();
 
@@ -36,14 +37,12 @@ function recorder() {
   return h;
 }
 
+/** The consumer's ack floor once it reached `want` (or the time is up, which fails the test). */
 async function ackFloor(stream: string, durable: string, want: number): Promise<number> {
   const jsm = await jetstreamManager(nats.nc);
-  let floor = 0;
-  for (let i = 0; i < 100 && floor < want; i++) {
-    floor = (await jsm.consumers.info(stream, durable)).ack_floor.stream_seq;
-    if (floor < want) await new Promise((r) => setTimeout(r, 100));
-  }
-  return floor;
+  const floor = async () => (await jsm.consumers.info(stream, durable)).ack_floor.stream_seq;
+  await waitFor(async () => (await floor()) >= want, 10_000, `${durable}'s ack floor at ${want}`);
+  return floor();
 }
 
 describe("startDurableLoop with an ack-all consumer", () => {
