@@ -69,7 +69,7 @@ describe("JetStream publisher and streams", () => {
     // Far longer than the test may take: only a re-send on reconnect stores these in time.
     const pub = createJsPublisher(nats.nc, { timeoutMs: 600_000 });
     // A frozen server takes the publishes into its socket and never reads them; the kill loses them.
-    process.kill(nats.ns.pid!, "SIGSTOP");
+    await nats.ns.freeze();
     const durable: Promise<unknown>[] = [];
     for (let i = 0; i < 50; i++) {
       const h = headers();

@@ -19,7 +19,7 @@ describe("beforeReconnect", () => {
     // Far longer than the test may take: only the reconnect can end it in time.
     const jsm = await jetstreamManager(nats.nc, { timeout: 600_000 });
     // A frozen server takes the request into its socket and never reads it; the kill loses it.
-    process.kill(nats.ns.pid!, "SIGSTOP");
+    await nats.ns.freeze();
     const lost = beforeReconnect(nats.nc, jsm.streams.info("ASK")).then(
       () => "answered",
       (e: Error) => e,

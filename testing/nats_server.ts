@@ -3,7 +3,7 @@
  * benchmarks; optionally with its MQTT listener. `stop()` then `start()` restarts it on the same
  * ports and store, as an outage would.
  */
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { binaries } from "./binaries.ts";
 import { freePort, removeDir, spawnManaged, tempDir, waitForPort, type ManagedProcess } from "./process.ts";
@@ -33,6 +33,11 @@ export interface NatsServerHandle {
   stop(): Promise<void>;
   /** SIGKILL: an abrupt crash. */
   kill(): Promise<void>;
+  /**
+   * SIGSTOP, resolved once every thread of the server has stopped: from then on what is sent to it
+   * stays unread in its socket (until SIGCONT, or `kill()` loses it).
+   */
+  freeze(): Promise<void>;
   /** Stops it and removes its store. */
   cleanup(): Promise<void>;
   output(): string;
@@ -81,10 +86,28 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     start,
     stop: async () => proc?.stop(10_000),
     kill: async () => proc?.kill(),
+    freeze: async () => {
+      const pid = proc?.child.pid;
+      if (pid === undefined) throw new Error("nats-server is not running");
+      process.kill(pid, "SIGSTOP");
+      for (const end = Date.now() + 5000; !allThreadsStopped(pid); await new Promise((r) => setTimeout(r, 5))) {
+        if (Date.now() > end) throw new Error(`nats-server (pid ${pid}) did not stop within 5 s of SIGSTOP`);
+      }
+    },
     cleanup: async () => {
       await proc?.stop(5000);
       removeDir(dir);
     },
     output: () => proc?.output() ?? "",
   };
+}
+
+/** Linux: whether every thread of `pid` is stopped (state T in /proc/<pid>/task/<tid>/stat). */
+function allThreadsStopped(pid: number): boolean {
+  const tasks = readdirSync(`/proc/${pid}/task`);
+  // The state follows the command name, which is in parentheses and may contain spaces.
+  return tasks.every((t) => {
+    const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "T";
+  });
 }

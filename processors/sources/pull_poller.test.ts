@@ -79,7 +79,7 @@ describe("createPullPoller across a reconnect", () => {
     const poller = createPullPoller(flaky.nc, { stream: "LOST", durable: "p", pullTimeoutMs: 600_000 }, (m) => got.push(m));
     try {
       // A frozen server takes the pull into its socket and never reads it; the kill loses it.
-      process.kill(flaky.ns.pid!, "SIGSTOP");
+      await flaky.ns.freeze();
       const lost = poller.pull(10);
       await new Promise((r) => setTimeout(r, 300));
       await flaky.ns.kill();
