@@ -89,19 +89,31 @@ function storageLimitError(spec: StreamSpec, specs: StreamSpec[], cause: unknown
   );
 }
 
+/**
+ * The replicas a stream keeps: `streams.replicas` when it is more than the stream has, else the
+ * stream's own. Every fleetstream process ensures the streams at start, so one started with a stale
+ * or default config (replicas 1) must not take a cluster's copies away; scale down by hand
+ * (`nats stream edit --replicas`).
+ */
+export function keptReplicas(current: number | undefined, wanted: number | undefined): number {
+  return Math.max(current ?? 1, wanted ?? 1);
+}
+
 async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<"created" | "updated" | "unchanged"> {
   try {
     const info = await jsm.streams.info(spec.name);
     const c = info.config;
+    // Raising streams.replicas on a cluster scales the existing streams (nats-server moves the data);
+    // a lower value does not scale them down (see keptReplicas).
+    const replicas = keptReplicas(c.num_replicas, spec.num_replicas);
     const same =
       JSON.stringify([...c.subjects].sort()) === JSON.stringify([...spec.subjects].sort()) &&
       c.max_age === spec.max_age &&
       c.max_bytes === spec.max_bytes &&
       c.duplicate_window === spec.duplicate_window &&
-      // Raising streams.replicas on a cluster scales the existing streams (nats-server moves the data).
-      c.num_replicas === spec.num_replicas;
+      c.num_replicas === replicas;
     if (same) return "unchanged";
-    await jsm.streams.update(spec.name, { ...spec, storage: undefined, retention: undefined } as never);
+    await jsm.streams.update(spec.name, { ...spec, num_replicas: replicas, storage: undefined, retention: undefined } as never);
     return "updated";
   } catch (e) {
     if (!/stream not found/i.test((e as Error).message)) throw e;

@@ -2,7 +2,7 @@
 // crash of the node leading TELEMETRY mid-run loses nothing: every reading Mosquitto acknowledged to
 // the device is in TELEMETRY once, while the gateway is connected to all three nodes' URLs. And
 // streams (and the processors' checkpoint bucket) made with one replica get three when
-// streams.replicas is raised.
+// streams.replicas is raised, and keep them when a process starts with a lower value.
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
@@ -27,7 +27,7 @@ describe("NATS cluster", () => {
     cluster = mosq = rig = undefined;
   });
 
-  it("raising streams.replicas scales the existing streams", async () => {
+  it("raising streams.replicas scales the existing streams; lowering it does not", async () => {
     cluster = await startNatsCluster(3);
     const nc = await connect({ servers: cluster.url });
     try {
@@ -38,10 +38,15 @@ describe("NATS cluster", () => {
       const info = await jsm.streams.info(streamNames(at(3)).telemetry);
       expect(info.config.num_replicas).toBe(3);
       expect((await ensureStreams(nc, at(3))).map((r) => r.action)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged"]);
+      // A process started with fewer (a default or stale config) leaves the copies where they are.
+      expect((await ensureStreams(nc, at(1))).map((r) => r.action)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged"]);
+      expect((await jsm.streams.info(streamNames(at(3)).telemetry)).config.num_replicas).toBe(3);
       // The processors' checkpoint bucket too.
       const pub = createJsPublisher(nc);
       await openCheckpointStore(nc, pub, { bucket: "scale_cp", replicas: 1 });
       await openCheckpointStore(nc, pub, { bucket: "scale_cp", replicas: 3 });
+      expect((await jsm.streams.info("KV_scale_cp")).config.num_replicas).toBe(3);
+      await openCheckpointStore(nc, pub, { bucket: "scale_cp", replicas: 1 });
       expect((await jsm.streams.info("KV_scale_cp")).config.num_replicas).toBe(3);
       await pub.close();
     } finally {

@@ -8,6 +8,7 @@ import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type Bucket, type KV } from "@nats-io/kv";
 import type { JsPublisher } from "../../core/js_publisher.ts";
+import { keptReplicas } from "../../core/streams.ts";
 import { CheckpointError } from "../errors.ts";
 
 export interface CheckpointStore {
@@ -38,9 +39,10 @@ export async function openCheckpointStore(nc: NatsConnection, pub: JsPublisher, 
   // The bucket's own stream and subject prefix, as nats.js named them (`KV_<bucket>`, `$KV.<bucket>`):
   // `load` lists keys from that stream, `save` publishes to those subjects.
   const { stream, prefix: kvPrefix } = kv as Bucket;
-  // nats.js opens an existing bucket as it is: scale it to streams.replicas, as ensureStreams does the streams.
+  // nats.js opens an existing bucket as it is: scale it up to streams.replicas, as ensureStreams does the streams.
   const current = (await jsm.streams.info(stream)).config;
-  if (current.num_replicas !== opts.replicas) await jsm.streams.update(stream, { ...current, num_replicas: opts.replicas });
+  const replicas = keptReplicas(current.num_replicas, opts.replicas);
+  if (current.num_replicas !== replicas) await jsm.streams.update(stream, { ...current, num_replicas: replicas });
   const base = `${kvPrefix}.`;
   const decoder = new TextDecoder();
   return {
