@@ -47,6 +47,8 @@ describe("config", () => {
     const path = file("bad.yaml", "streams:\n  partitions: lots\n");
     expect(() => loadConfig({ path, env: {} })).toThrow(/streams\.partitions/);
     expect(() => loadConfig({ env: { INFLUX_API: "v3" } })).toThrow(/influx\.api.*INFLUX_API/);
+    expect(() => loadConfig({ env: { FLEETSTREAM_STREAM_REPLICAS: "three" } })).toThrow(/streams\.replicas.*FLEETSTREAM_STREAM_REPLICAS/);
+    expect(loadConfig({ env: { FLEETSTREAM_STREAM_REPLICAS: "3" } }).streams.replicas).toBe(3);
     const w = file("w.yaml", "processor:\n  windows:\n    - type: tumbling\n      size: soon\n");
     expect(() => loadConfig({ path: w, env: {} })).toThrow(/processor\.windows\.0\.size.*duration/);
     try {

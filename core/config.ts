@@ -213,10 +213,11 @@ const ENV_KEYS: Record<string, string[]> = {
   FLEETSTREAM_GATEWAY_ID: ["gatewayId"],
   FLEETSTREAM_STREAM_PREFIX: ["streams", "prefix"],
   FLEETSTREAM_SUBJECT_ROOT: ["streams", "subjectRoot"],
+  FLEETSTREAM_STREAM_REPLICAS: ["streams", "replicas"],
   FLEETSTREAM_HTTP_PORT: ["http", "port"],
   FLEETSTREAM_LOG_LEVEL: ["log", "level"],
 };
-const NUMERIC_ENV = new Set(["FLEETSTREAM_HTTP_PORT"]);
+const NUMERIC_ENV = new Set(["FLEETSTREAM_HTTP_PORT", "FLEETSTREAM_STREAM_REPLICAS"]);
 
 /** Keys whose values are secrets: never logged. */
 export const SECRET_KEYS = new Set(["pass", "password", "token", "credsFile"]);
