@@ -1,5 +1,5 @@
 // Proves compose.yaml is wired right (health-gated dependencies, unique ports, .env.example covers every variable, pinned images, mounts that exist), that Docker Compose v2 itself resolves it (and refuses it without credentials), and that the shipped nats/Mosquitto configs work on the real servers.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -116,8 +116,11 @@ describe("compose.yaml", () => {
     // listener is on, so a gateway with the nats intake (no MQTT_URL) runs beside the Mosquitto one.
     // Through deploy/nats/entrypoint.sh, which opens it once gateway-nats reads the raw stream (nats_entrypoint.test.ts).
     expect((services.nats as Service & { entrypoint?: string[] }).entrypoint).toEqual(["/bin/sh", "/fleetstream/entrypoint.sh"]);
-    expect(services.nats!.volumes).toEqual(expect.arrayContaining(["./deploy/nats/entrypoint.sh:/fleetstream/entrypoint.sh:ro", "./deploy/nats/nats-mqtt.conf:/etc/nats/nats-mqtt.conf:ro"]));
-    expect(readFileSync(join(ROOT, "deploy/nats/nats-mqtt.conf"), "utf8")).toMatch(/^mqtt \{/m);
+    expect(services.nats!.volumes).toEqual(
+      expect.arrayContaining(["./deploy/nats/entrypoint.sh:/fleetstream/entrypoint.sh:ro", "./deploy/nats/nats-mqtt.conf:/etc/nats/nats-mqtt.conf:ro", "./deploy/nats/mqtt.conf:/etc/nats/mqtt.conf:ro"]),
+    );
+    expect(readFileSync(join(ROOT, "deploy/nats/nats-mqtt.conf"), "utf8")).toMatch(/^include \.\/mqtt\.conf$/m);
+    expect(readFileSync(join(ROOT, "deploy/nats/mqtt.conf"), "utf8")).toMatch(/^mqtt \{/m);
     const gwNats = services["gateway-nats"]!;
     expect(gwNats.command).toEqual(["gateway"]);
     expect(new URL(gwNats.environment!.NATS_URL!).hostname).toBe("nats");
@@ -236,15 +239,16 @@ describe("compose.yaml as Docker Compose v2 resolves it", () => {
 });
 
 describe("deploy configs on the real servers", () => {
-  it("nats-server accepts nats.conf and nats-mqtt.conf", () => {
-    for (const f of ["nats.conf", "nats-mqtt.conf"]) {
-      const out = execFileSync(binaries.natsServer(), ["-t", "-c", f], {
+  it("nats-server accepts nats.conf, nats-mqtt.conf, cluster.conf and cluster-mqtt.conf", () => {
+    for (const f of ["nats.conf", "nats-mqtt.conf", "cluster.conf", "cluster-mqtt.conf"]) {
+      // Exits non-zero on an invalid file; says so on stderr when valid.
+      const r = spawnSync(binaries.natsServer(), ["-t", "-c", f], {
         cwd: join(ROOT, "deploy/nats"),
-        env: { ...process.env, NATS_USER: envExample.NATS_USER, NATS_PASS: envExample.NATS_PASS },
+        env: { ...process.env, NATS_USER: envExample.NATS_USER, NATS_PASS: envExample.NATS_PASS, NATS_SERVER_NAME: "nats-1" },
         encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
       });
-      expect(out + "").toBeDefined();
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`configuration file ${f} is valid`);
     }
   });
 

@@ -1,11 +1,11 @@
 /**
  * Test helpers: nats-server and Mosquitto started from the configs the compose stack ships
- * (deploy/nats/nats-mqtt.conf with nats.conf, deploy/mosquitto/mosquitto.conf), with only what a container provides
+ * (deploy/nats/*.conf, deploy/mosquitto/mosquitto.conf), with only what a container provides
  * changed: listen addresses, data directories, log destination, and Mosquitto's password file (its
  * entrypoint writes that from MQTT_USERNAME / MQTT_PASSWORD).
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../core/project_root.ts";
 import { binaries } from "../testing/binaries.ts";
@@ -39,20 +39,30 @@ export interface ShippedNatsPorts {
 }
 
 /**
- * Writes deploy/nats/nats.conf and nats-mqtt.conf into `dir` with what a container provides changed
- * (listen addresses on free ports, the store under `dir/js`).
+ * Writes deploy/nats/*.conf into `dir` with what a container provides changed: listen addresses on
+ * free ports, the store under `dir/js`; with `routes` (the cluster's route ports, nats-1 first), the
+ * cluster listens on `routes[own]` and its routes to nats-N:6222 go to those ports.
  */
-export async function writeShippedNatsConfs(dir: string): Promise<ShippedNatsPorts> {
+export async function writeShippedNatsConfs(dir: string, cluster?: { routes: number[]; own: number }): Promise<ShippedNatsPorts> {
   const p = { port: await freePort(), http: await freePort(), mqttPort: await freePort() };
   const read = (f: string) => readFileSync(join(PROJECT_ROOT, "deploy/nats", f), "utf8");
-  writeFileSync(
-    join(dir, "nats.conf"),
-    read("nats.conf")
-      .replace(/^listen: .*$/m, `listen: 127.0.0.1:${p.port}`)
-      .replace(/^http: .*$/m, `http: 127.0.0.1:${p.http}`)
-      .replace(/^(\s*)store_dir: .*$/m, `$1store_dir: "${join(dir, "js")}"`),
-  );
-  writeFileSync(join(dir, "nats-mqtt.conf"), read("nats-mqtt.conf").replace(/^(\s*)listen: .*$/m, `$1listen: 127.0.0.1:${p.mqttPort}`));
+  const edits: Record<string, (text: string) => string> = {
+    "nats.conf": (t) =>
+      t
+        .replace(/^listen: .*$/m, `listen: 127.0.0.1:${p.port}`)
+        .replace(/^http: .*$/m, `http: 127.0.0.1:${p.http}`)
+        .replace(/^(\s*)store_dir: .*$/m, `$1store_dir: "${join(dir, "js")}"`),
+    "mqtt.conf": (t) => t.replace(/^(\s*)listen: .*$/m, `$1listen: 127.0.0.1:${p.mqttPort}`),
+    "cluster.conf": (t) =>
+      cluster
+        ? t
+            .replace(/^(\s*)listen: .*$/m, `$1listen: 127.0.0.1:${cluster.routes[cluster.own]}`)
+            .replace(/nats-route:\/\/nats-(\d):6222/g, (_, n: string) => `nats-route://127.0.0.1:${cluster.routes[Number(n) - 1]}`)
+        : t,
+  };
+  for (const f of readdirSync(join(PROJECT_ROOT, "deploy/nats")).filter((f) => f.endsWith(".conf"))) {
+    writeFileSync(join(dir, f), (edits[f] ?? ((t: string) => t))(read(f)));
+  }
   return p;
 }
 
@@ -68,41 +78,59 @@ export async function startShippedNats(creds: { NATS_USER: string; NATS_PASS: st
   return { ...server, mqttPort };
 }
 
+/** A node of {@link startShippedNatsCluster}. */
+export interface ShippedNatsNode extends ShippedServer {
+  readonly ports: ShippedNatsPorts;
+}
+
 /**
  * Three nodes of deploy/nats/cluster.conf (which includes nats.conf), each in its own directory, named
- * nats-1..3 by NATS_SERVER_NAME, with the routes to nats-N:6222 pointed at free local ports.
+ * nats-1..3 by NATS_SERVER_NAME, with the routes to nats-N:6222 pointed at free local ports. With
+ * `entrypoint`, nats-1 starts as deploy/compose.cluster.yaml starts it: through deploy/nats/entrypoint.sh
+ * on cluster.conf, then cluster-mqtt.conf once the raw stream has a consumer.
  */
-export async function startShippedNatsCluster(creds: { NATS_USER: string; NATS_PASS: string }): Promise<{ nodes: ShippedServer[]; url: string; cleanup(): Promise<void> }> {
+export async function startShippedNatsCluster(
+  creds: { NATS_USER: string; NATS_PASS: string },
+  opts: { entrypoint?: boolean } = {},
+): Promise<{ nodes: ShippedNatsNode[]; url: string; cleanup(): Promise<void> }> {
   const routes = await Promise.all([1, 2, 3].map(() => freePort()));
-  const nodes: ShippedServer[] = [];
+  const nodes: ShippedNatsNode[] = [];
   const cleanup = async () => {
     await Promise.all(nodes.map((n) => n.cleanup()));
   };
   try {
-    for (const [i, routePort] of routes.entries()) {
+    for (const own of routes.keys()) {
+      const name = `nats-${own + 1}`;
       const dir = tempDir("nats-cluster-shipped");
-      const { port } = await writeShippedNatsConfs(dir);
-      const conf = readFileSync(join(PROJECT_ROOT, "deploy/nats/cluster.conf"), "utf8")
-        .replace(/^(\s*)listen: .*$/m, `$1listen: 127.0.0.1:${routePort}`)
-        .replace(/nats-route:\/\/nats-(\d):6222/g, (_, n: string) => `nats-route://127.0.0.1:${routes[Number(n) - 1]}`);
-      writeFileSync(join(dir, "cluster.conf"), conf);
-      const proc = spawnManaged(binaries.natsServer(), ["-c", join(dir, "cluster.conf")], { env: { ...process.env, ...creds, NATS_SERVER_NAME: `nats-${i + 1}` } });
-      nodes.push(await started(proc, port, dir, `nats-server nats-${i + 1} (deploy/nats/cluster.conf)`));
+      const ports = await writeShippedNatsConfs(dir, { routes, own });
+      const env = { ...process.env, ...creds, NATS_SERVER_NAME: name };
+      if (own === 0 && opts.entrypoint) {
+        const proc = await startNatsEntrypoint(dir, ports, creds, { NATS_SERVER_NAME: name, NATS_CONF: "cluster.conf", NATS_MQTT_CONF: "cluster-mqtt.conf" });
+        const stop = async () => {
+          await proc.stop();
+          removeDir(dir);
+        };
+        nodes.push({ port: ports.port, ports, proc, cleanup: stop });
+        continue;
+      }
+      const proc = spawnManaged(binaries.natsServer(), ["-c", join(dir, "cluster.conf")], { env });
+      nodes.push({ ports, ...(await started(proc, ports.port, dir, `nats-server ${name} (deploy/nats/cluster.conf)`)) });
     }
   } catch (e) {
     await cleanup();
     throw e;
   }
-  return { nodes, url: nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(","), cleanup };
+  return { nodes, url: nodes.map((n) => `nats://127.0.0.1:${n.ports.port}`).join(","), cleanup };
 }
 
 /**
  * deploy/nats/entrypoint.sh (as compose.yaml starts nats) on the configs in `dir` (see
- * {@link writeShippedNatsConfs}); resolves once nats-server takes clients. `dir` is left in place.
+ * {@link writeShippedNatsConfs}), with `env` added to its environment; resolves once nats-server
+ * takes clients. `dir` is left in place.
  */
-export async function startNatsEntrypoint(dir: string, ports: ShippedNatsPorts, creds: { NATS_USER: string; NATS_PASS: string }): Promise<ManagedProcess> {
+export async function startNatsEntrypoint(dir: string, ports: ShippedNatsPorts, creds: { NATS_USER: string; NATS_PASS: string }, env: Record<string, string> = {}): Promise<ManagedProcess> {
   const proc = spawnManaged("sh", [join(PROJECT_ROOT, "deploy/nats/entrypoint.sh")], {
-    env: { ...process.env, ...creds, NATS_CONF_DIR: dir, NATS_STORE_DIR: join(dir, "js"), NATS_SERVER_BIN: binaries.natsServer() },
+    env: { ...process.env, ...creds, ...env, NATS_CONF_DIR: dir, NATS_STORE_DIR: join(dir, "js"), NATS_SERVER_BIN: binaries.natsServer() },
   });
   try {
     await waitForPort(ports.port);
