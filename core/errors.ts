@@ -18,6 +18,9 @@ export class ConfigError extends FleetstreamError {
   }
 }
 
+/** NATS (or its JetStream) could not be reached at start-up; later outages are ridden out by reconnecting. */
+export class NatsUnreachableError extends FleetstreamError {}
+
 /** JetStream refused or failed to store a publish. */
 export class PublishError extends FleetstreamError {
   constructor(

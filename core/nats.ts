@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { TE } from "@nats-io/nats-core/internal";
 import { redactUrl, type Config } from "./config.ts";
-import { FleetstreamError } from "./errors.ts";
+import { NatsUnreachableError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 
 /**
@@ -70,5 +70,4 @@ function watchStatus(nc: NatsConnection, log: Logger): void {
   })().catch(() => {});
 }
 
-/** NATS could not be reached at start-up (later outages are ridden out by reconnecting). */
-export class NatsUnreachableError extends FleetstreamError {}
+export { NatsUnreachableError };

@@ -1,11 +1,14 @@
 // Proves that when a nats-server's JetStream storage limit cannot hold every stream's reserved
 // streams.maxBytes, provisioning stops with a config error that names the key and the fix (nats-server
-// itself only says "insufficient storage resources available"), and that lowering it is the fix.
+// itself only says "insufficient storage resources available"), and that lowering it is the fix; that
+// more replicas than JetStream nodes names streams.replicas, and a JetStream that does not answer
+// is reported as such, naming the stream.
 import { connect } from "@nats-io/transport-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServerHandle } from "../testing/mod.ts";
+import { natsForSuite } from "../testing/nats_suite.ts";
 import { loadConfig } from "./config.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, NatsUnreachableError } from "./errors.ts";
 import { ensureStreams } from "./streams.ts";
 
 describe("ensureStreams against a storage limit", () => {
@@ -42,6 +45,30 @@ describe("ensureStreams against a storage limit", () => {
       expect(done.map((d) => d.action)).toContain("created");
     } finally {
       await nc.close();
+    }
+  });
+});
+
+describe("ensureStreams on a server that cannot take them", () => {
+  const nats = natsForSuite({ maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+
+  it("names streams.replicas when it asks more copies than there are JetStream nodes", async () => {
+    const cfg = loadConfig({ env: {}, overrides: { streams: { prefix: "R3_", replicas: 3 } } });
+    const err = await ensureStreams(nats.nc, cfg).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).key).toBe("streams.replicas");
+    expect((err as Error).message).toMatch(/cannot place stream R3_TELEMETRY with streams\.replicas 3 .*set streams\.replicas \(FLEETSTREAM_STREAM_REPLICAS\) to at most/);
+  });
+
+  it("says JetStream did not answer, and while doing what, when a request times out", async () => {
+    await nats.ns.freeze();
+    try {
+      const cfg = loadConfig({ env: {}, overrides: { streams: { prefix: "FROZEN_" } } });
+      const err = await ensureStreams(nats.nc, cfg, 500).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NatsUnreachableError);
+      expect((err as Error).message).toMatch(/^JetStream did not answer within 0\.5 s while looking up the JetStream account: check/);
+    } finally {
+      process.kill(nats.ns.pid!, "SIGCONT");
     }
   });
 });

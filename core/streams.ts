@@ -6,7 +6,7 @@ import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type Jet
 import type { NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import { streamNames, type Config } from "./config.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, NatsUnreachableError } from "./errors.ts";
 import { mqttFilterToSubject } from "./topics.ts";
 
 export interface StreamInfoRow {
@@ -53,23 +53,61 @@ export function streamSpecs(cfg: Pick<Config, "streams" | "routes" | "intake">):
   return specs;
 }
 
-/** Creates or updates every stream; returns what it did per stream. */
+/**
+ * How long setup requests to JetStream's API (creating or changing streams and consumers) may take.
+ * On a cluster each waits for the Raft group of what it creates; under load that passed nats.js's
+ * 5 s default (`fleetstream start` on three nodes, in a loaded test run, exited "TimeoutError").
+ */
+export const ADMIN_TIMEOUT_MS = 30_000;
+
+/** JetStream's management API with {@link ADMIN_TIMEOUT_MS}, for setting up streams and consumers. */
+export function jsAdmin(nc: NatsConnection, timeoutMs = ADMIN_TIMEOUT_MS): Promise<JetStreamManager> {
+  return jetstreamManager(nc, { timeout: timeoutMs });
+}
+
+/**
+ * Creates or updates every stream; returns what it did per stream.
+ * @throws ConfigError when the streams do not fit the server (storage, replicas); NatsUnreachableError
+ * when JetStream does not answer within `timeoutMs`
+ */
 export async function ensureStreams(
   nc: NatsConnection,
   cfg: Pick<Config, "streams" | "routes" | "intake">,
+  timeoutMs = ADMIN_TIMEOUT_MS,
 ): Promise<Array<{ name: string; action: "created" | "updated" | "unchanged" }>> {
-  const jsm = await jetstreamManager(nc);
+  // nats.js asks JetStream for the account's info before it hands out the manager.
+  const jsm = await jsAdmin(nc, timeoutMs).catch((e: Error) => {
+    throw e.name === "TimeoutError" ? unanswered("looking up the JetStream account", timeoutMs, e) : e;
+  });
   const out: Array<{ name: string; action: "created" | "updated" | "unchanged" }> = [];
   const specs = streamSpecs(cfg);
   for (const spec of specs) {
     try {
       out.push({ name: spec.name, action: await ensureStream(jsm, spec) });
     } catch (e) {
-      if (!/insufficient storage resources/i.test((e as Error).message)) throw e;
-      throw storageLimitError(spec, specs, e);
+      const msg = (e as Error).message;
+      if ((e as Error).name === "TimeoutError") throw unanswered(`setting up stream ${spec.name}`, timeoutMs, e);
+      if (/insufficient storage resources/i.test(msg)) throw storageLimitError(spec, specs, e);
+      if (/replicas > 1 not supported|no suitable peers|insufficient resources/i.test(msg)) {
+        throw new ConfigError(
+          `JetStream cannot place stream ${spec.name} with streams.replicas ${cfg.streams.replicas} (${msg}): set streams.replicas ` +
+            `(FLEETSTREAM_STREAM_REPLICAS) to at most the number of JetStream nodes running, 1 for a single nats-server`,
+          "streams.replicas",
+          { cause: e },
+        );
+      }
+      throw e;
     }
   }
   return out;
+}
+
+function unanswered(what: string, timeoutMs: number, cause: unknown): NatsUnreachableError {
+  return new NatsUnreachableError(
+    `JetStream did not answer within ${timeoutMs / 1000} s while ${what}: check that nats-server runs with JetStream and, on a ` +
+      `cluster, that a majority of its nodes are up`,
+    { cause },
+  );
 }
 
 /**

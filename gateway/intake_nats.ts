@@ -16,7 +16,7 @@
  * An unacked message is redelivered after `ackWait`.
  */
 import { readHeaders } from "../core/fast_headers.ts";
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import { streamNames, type Config } from "../core/config.ts";
@@ -24,6 +24,7 @@ import type { Logger } from "../core/logger.ts";
 import { mqttFilterToSubject, subjectToMqttTopic } from "../core/topics.ts";
 import { IntakeError } from "./errors.ts";
 import type { Intake, MessageHandler } from "./intake.ts";
+import { jsAdmin } from "../core/streams.ts";
 
 /** nats-server's stream of QoS 1/2 MQTT messages, and the prefix of its subjects. */
 export const MQTT_MSGS_STREAM = "$MQTT_msgs";
@@ -201,7 +202,7 @@ export function createNatsIntake(
     },
     async start() {
       if (rawRunning) throw new IntakeError("nats intake already started");
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jsAdmin(nc);
       try {
         if (opts.useMqttMsgs && !(await startMqttMsgs(jsm))) {
           // nats-server creates $MQTT_msgs on the first MQTT connection; until then the raw stream has it all.

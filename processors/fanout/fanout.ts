@@ -4,7 +4,6 @@
  * restart on their durable (continuing where they were), removed ones stop and their consumer
  * is deleted. Invalid rules are refused as a whole and the running set stays.
  */
-import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { streamNames, type Config, type RuleConfig } from "../../core/config.ts";
 import { createJsPublisher, type JsPublisher } from "../../core/js_publisher.ts";
@@ -14,6 +13,7 @@ import type { Registry } from "../../core/metrics.ts";
 import { createFanoutMetrics } from "./metrics.ts";
 import { startRuleConsumer, DEFAULT_RULE_CONSUMER_OPTIONS, type RuleConsumer, type RuleConsumerOptions } from "./rule_consumer.ts";
 import { compileRules, type CompiledRule } from "./rules.ts";
+import { jsAdmin } from "../../core/streams.ts";
 
 export interface FanoutDeps {
   nc: NatsConnection;
@@ -60,7 +60,7 @@ export function createFanout(deps: FanoutDeps, opts: Partial<FanoutOptions> = {}
   async function apply(compiled: CompiledRule[]) {
     const want = new Map(compiled.map((c) => [c.rule.name, c]));
     const out = { started: [] as string[], restarted: [] as string[], removed: [] as string[] };
-    const jsm = await jetstreamManager(deps.nc);
+    const jsm = await jsAdmin(deps.nc);
     for (const [name, r] of [...running]) {
       if (want.has(name)) continue;
       await r.consumer.stop();

@@ -11,6 +11,7 @@ import type { RetentionWatch } from "../../core/retention_watch.ts";
 import { beforeReconnect, ReconnectedError } from "../../core/on_reconnect.ts";
 import { DeliveryGapError } from "../errors.ts";
 import { ACK, createPullPoller, POLL_IDLE_MS, type PullPoller } from "../sources/pull_poller.ts";
+import { jsAdmin } from "../../core/streams.ts";
 
 export interface DurableLoopOptions {
   stream: string;
@@ -92,7 +93,7 @@ export function filterConfig(subjects: string[]): { filter_subject?: string; fil
 
 /** Creates the durable consumer or updates its filter, idempotently; resolves with its ack policy. */
 export async function ensureDurable(nc: NatsConnection, o: DurableLoopOptions): Promise<"explicit" | "all"> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jsAdmin(nc);
   const filter = filterConfig(o.filterSubjects);
   const cfg = {
     durable_name: o.durable,
@@ -131,7 +132,7 @@ export async function ensureDurable(nc: NatsConnection, o: DurableLoopOptions): 
  * @returns the delivery sequence the consumer sends next
  */
 export async function restartAtAckFloor(nc: NatsConnection, o: Pick<DurableLoopOptions, "stream" | "durable">): Promise<number> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jsAdmin(nc);
   const info = await jsm.consumers.info(o.stream, o.durable);
   if (info.num_ack_pending === 0) return info.delivered.consumer_seq + 1;
   const floor = info.ack_floor.stream_seq;

@@ -15,6 +15,7 @@ import { Observable } from "rxjs";
 import { beforeReconnect } from "../../core/on_reconnect.ts";
 import { DeliveryGapError } from "../errors.ts";
 import { ACK, createPullPoller, POLL_IDLE_MS, seqOfReply } from "./pull_poller.ts";
+import { jsAdmin } from "../../core/streams.ts";
 
 export { pendingOfReply, seqOfReply } from "./pull_poller.ts";
 
@@ -48,7 +49,7 @@ export const DEFAULT_JETSTREAM_SOURCE_OPTIONS: Omit<JetStreamSourceOptions, "str
  * @returns the first stream sequence it will deliver
  */
 export async function resetConsumerToAckFloor(nc: NatsConnection, opts: JetStreamSourceOptions): Promise<number> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jsAdmin(nc);
   let start = 0;
   try {
     const info = await jsm.consumers.info(opts.stream, opts.durable);

@@ -5,10 +5,10 @@
  * per key); reads list the keys from the stream's subjects and get them through the KV API.
  */
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type Bucket, type KV } from "@nats-io/kv";
 import type { JsPublisher } from "../../core/js_publisher.ts";
-import { keptReplicas } from "../../core/streams.ts";
+import { ADMIN_TIMEOUT_MS, jsAdmin, keptReplicas } from "../../core/streams.ts";
 import { CheckpointError } from "../errors.ts";
 
 export interface CheckpointStore {
@@ -31,11 +31,11 @@ export async function openCheckpointStore(nc: NatsConnection, pub: JsPublisher, 
   const opts = { ...DEFAULT_CHECKPOINT_STORE_OPTIONS, ...options };
   let kv: KV;
   try {
-    kv = await new Kvm(nc).create(opts.bucket, { history: 1, replicas: opts.replicas });
+    kv = await new Kvm(jetstream(nc, { timeout: ADMIN_TIMEOUT_MS })).create(opts.bucket, { history: 1, replicas: opts.replicas });
   } catch (e) {
     throw new CheckpointError(`cannot open checkpoint bucket ${opts.bucket}: ${(e as Error).message}`, { cause: e });
   }
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jsAdmin(nc);
   // The bucket's own stream and subject prefix, as nats.js named them (`KV_<bucket>`, `$KV.<bucket>`):
   // `load` lists keys from that stream, `save` publishes to those subjects.
   const { stream, prefix: kvPrefix } = kv as Bucket;
