@@ -64,7 +64,7 @@ describe("ensureStreams on a server that cannot take them", () => {
     await nats.ns.freeze();
     try {
       const cfg = loadConfig({ env: {}, overrides: { streams: { prefix: "FROZEN_" } } });
-      const err = await ensureStreams(nats.nc, cfg, 500).catch((e: unknown) => e);
+      const err = await ensureStreams(nats.nc, cfg, { timeoutMs: 500 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NatsUnreachableError);
       expect((err as Error).message).toMatch(/^JetStream did not answer within 0\.5 s while looking up the JetStream account: check/);
     } finally {

@@ -17,6 +17,7 @@ export interface StreamInfoRow {
   firstSeq: number;
   lastSeq: number;
   consumers: number;
+  replicas: number;
 }
 
 type StreamSpec = Partial<StreamConfig> & { name: string; subjects: string[] };
@@ -65,6 +66,13 @@ export function jsAdmin(nc: NatsConnection, timeoutMs = ADMIN_TIMEOUT_MS): Promi
   return jetstreamManager(nc, { timeout: timeoutMs });
 }
 
+export interface EnsureStreamsOptions {
+  /** How long each request may wait for JetStream (ms; default {@link ADMIN_TIMEOUT_MS}). */
+  timeoutMs?: number;
+  /** Lower the replicas of existing streams to `streams.replicas` too (see {@link keptReplicas}). */
+  scaleDown?: boolean;
+}
+
 /**
  * Creates or updates every stream; returns what it did per stream.
  * @throws ConfigError when the streams do not fit the server (storage, replicas); NatsUnreachableError
@@ -73,7 +81,7 @@ export function jsAdmin(nc: NatsConnection, timeoutMs = ADMIN_TIMEOUT_MS): Promi
 export async function ensureStreams(
   nc: NatsConnection,
   cfg: Pick<Config, "streams" | "routes" | "intake">,
-  timeoutMs = ADMIN_TIMEOUT_MS,
+  { timeoutMs = ADMIN_TIMEOUT_MS, scaleDown = false }: EnsureStreamsOptions = {},
 ): Promise<Array<{ name: string; action: "created" | "updated" | "unchanged" }>> {
   // nats.js asks JetStream for the account's info before it hands out the manager.
   const jsm = await jsAdmin(nc, timeoutMs).catch((e: Error) => {
@@ -83,7 +91,7 @@ export async function ensureStreams(
   const specs = streamSpecs(cfg);
   for (const spec of specs) {
     try {
-      out.push({ name: spec.name, action: await ensureStream(jsm, spec) });
+      out.push({ name: spec.name, action: await ensureStream(jsm, spec, scaleDown) });
     } catch (e) {
       const msg = (e as Error).message;
       if ((e as Error).name === "TimeoutError") throw unanswered(`setting up stream ${spec.name}`, timeoutMs, e);
@@ -130,20 +138,20 @@ function storageLimitError(spec: StreamSpec, specs: StreamSpec[], cause: unknown
 /**
  * The replicas a stream keeps: `streams.replicas` when it is more than the stream has, else the
  * stream's own. Every fleetstream process ensures the streams at start, so one started with a stale
- * or default config (replicas 1) must not take a cluster's copies away; scale down by hand
- * (`nats stream edit --replicas`).
+ * or default config (replicas 1) must not take a cluster's copies away; scaling down is asked for
+ * (`fleetstream streams create --scale-down`).
  */
 export function keptReplicas(current: number | undefined, wanted: number | undefined): number {
   return Math.max(current ?? 1, wanted ?? 1);
 }
 
-async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<"created" | "updated" | "unchanged"> {
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, scaleDown: boolean): Promise<"created" | "updated" | "unchanged"> {
   try {
     const info = await jsm.streams.info(spec.name);
     const c = info.config;
     // Raising streams.replicas on a cluster scales the existing streams (nats-server moves the data);
-    // a lower value does not scale them down (see keptReplicas).
-    const replicas = keptReplicas(c.num_replicas, spec.num_replicas);
+    // a lower value scales them down only when asked to (see keptReplicas).
+    const replicas = scaleDown ? (spec.num_replicas ?? 1) : keptReplicas(c.num_replicas, spec.num_replicas);
     const same =
       JSON.stringify([...c.subjects].sort()) === JSON.stringify([...spec.subjects].sort()) &&
       c.max_age === spec.max_age &&
@@ -175,6 +183,7 @@ export async function listStreams(nc: NatsConnection, cfg: Pick<Config, "streams
         firstSeq: i.state.first_seq,
         lastSeq: i.state.last_seq,
         consumers: i.state.consumer_count,
+        replicas: i.config.num_replicas,
       });
     } catch (e) {
       if (!/stream not found/i.test((e as Error).message)) throw e;
