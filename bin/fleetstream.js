@@ -111,12 +111,14 @@ for (const flag of (process.env.FLEETSTREAM_V8_FLAGS ?? "--heap-growing-percent=
   v8.setFlagsFromString(flag);
 }
 const main = await loadMain();
+// A command that failed may have left connections open (NATS, MQTT, the metrics port): it exits
+// rather than wait on them. stdout and stderr are synchronous on Linux (files, pipes, terminals).
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    if (code !== 0) process.exit(code);
   },
   (e) => {
     process.stderr.write(`fleetstream: ${e?.stack ?? e}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -81,13 +81,14 @@ export async function main(argv: string[]): Promise<number> {
 
 const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isEntry) {
+  // As bin/fleetstream.js: a failed command exits rather than wait on what it left open.
   main(process.argv.slice(2)).then(
     (code) => {
-      process.exitCode = code;
+      if (code !== 0) process.exit(code);
     },
     (e) => {
       process.stderr.write(`fleetstream: ${(e as Error).stack ?? e}\n`);
-      process.exitCode = 1;
+      process.exit(1);
     },
   );
 }

@@ -1,8 +1,10 @@
 // Proves `fleetstream streams` on a three-node cluster: `create` makes the streams with
 // FLEETSTREAM_STREAM_REPLICAS copies and leaves them when a lower value is given, unless
-// --scale-down asks for it; `ls` shows each stream's replicas.
+// --scale-down asks for it; `ls` shows each stream's replicas. And `fleetstream start` asking more
+// replicas than there are nodes exits with the config error instead of hanging on its connection.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, startNatsCluster, type NatsClusterHandle } from "../../testing/mod.ts";
+import { natsForSuite } from "../../testing/nats_suite.ts";
 
 describe("fleetstream streams", () => {
   let cluster: NatsClusterHandle;
@@ -40,4 +42,14 @@ describe("fleetstream streams", () => {
     expect(table.stdout.split("\n")[0]).toMatch(/^STREAM +MESSAGES +BYTES CONSUMERS REPLICAS SUBJECTS$/);
     expect(table.stdout).toMatch(/^CLI_TELEMETRY +0 +0 +0 +1 iot\.telemetry\.>$/m);
   }, 60_000);
+});
+
+describe("fleetstream start with more replicas than JetStream nodes", () => {
+  const nats = natsForSuite();
+
+  it("exits 78 and names streams.replicas, though it has already connected to NATS", async () => {
+    const r = await runCli(["start"], { NATS_URL: nats.ns.url, MQTT_URL: "mqtt://127.0.0.1:1", FLEETSTREAM_STREAM_REPLICAS: "3", FLEETSTREAM_HTTP_PORT: "0" });
+    expect(r.code, r.stderr).toBe(78);
+    expect(r.stderr).toMatch(/^fleetstream start: JetStream cannot place stream TELEMETRY with streams\.replicas 3 \(replicas > 1 not supported in non-clustered mode\): set streams\.replicas \(FLEETSTREAM_STREAM_REPLICAS\) to at most/);
+  }, 30_000);
 });
