@@ -72,3 +72,18 @@ describe("ensureStreams on a server that cannot take them", () => {
     }
   });
 });
+
+describe("ensureStreams on a nats-server without JetStream", () => {
+  it("says so and how to turn it on", async () => {
+    const ns = await startNatsServer({ jetstream: false });
+    const nc = await connect({ servers: ns.url });
+    try {
+      const err = await ensureStreams(nc, loadConfig({ env: {} })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NatsUnreachableError);
+      expect((err as Error).message).toMatch(/^nats-server at 127\.0\.0\.1:\d+ runs without JetStream \(.*\): start it with -js or a jetstream block/);
+    } finally {
+      await nc.close();
+      await ns.cleanup();
+    }
+  });
+});

@@ -85,7 +85,14 @@ export async function ensureStreams(
 ): Promise<Array<{ name: string; action: "created" | "updated" | "unchanged" }>> {
   // nats.js asks JetStream for the account's info before it hands out the manager.
   const jsm = await jsAdmin(nc, timeoutMs).catch((e: Error) => {
-    throw e.name === "TimeoutError" ? unanswered("looking up the JetStream account", timeoutMs, e) : e;
+    if (e.name === "TimeoutError") throw unanswered("looking up the JetStream account", timeoutMs, e);
+    if (/jetstream is not enabled/i.test(e.message)) {
+      throw new NatsUnreachableError(
+        `nats-server at ${nc.getServer()} runs without JetStream (${e.message}): start it with -js or a jetstream block in its config (fleetstream keeps everything in JetStream streams), or set NATS_URL to one that has it`,
+        { cause: e },
+      );
+    }
+    throw e;
   });
   const out: Array<{ name: string; action: "created" | "updated" | "unchanged" }> = [];
   const specs = streamSpecs(cfg);

@@ -1,5 +1,5 @@
 /**
- * A real nats-server (>= 2.10, JetStream on) on free ports with a temporary store, for tests and
+ * A real nats-server (>= 2.10, JetStream on unless `jetstream: false`) on free ports with a temporary store, for tests and
  * benchmarks; optionally with its MQTT listener. `stop()` then `start()` restarts it on the same
  * ports and store, as an outage would.
  */
@@ -16,6 +16,8 @@ export interface NatsServerOptions {
   maxMemory?: string;
   /** JetStream's file storage limit (`max_file_store`), which stream `max_bytes` are reserved against; default 1 TB. */
   maxStore?: string;
+  /** false: a server without JetStream (default true). */
+  jetstream?: boolean;
 }
 
 export interface NatsServerHandle {
@@ -56,7 +58,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       `server_name: ${serverName}`,
       `listen: 127.0.0.1:${port}`,
       `max_payload: 1MB`,
-      `jetstream { store_dir: "${join(dir, "js")}", max_memory_store: ${opts.maxMemory ?? "1GB"}, max_file_store: ${opts.maxStore ?? "1TB"} }`,
+      opts.jetstream === false ? "" : `jetstream { store_dir: "${join(dir, "js")}", max_memory_store: ${opts.maxMemory ?? "1GB"}, max_file_store: ${opts.maxStore ?? "1TB"} }`,
       mqttPort ? `mqtt { listen: 127.0.0.1:${mqttPort}, ack_wait: "30s", max_ack_pending: 10000 }` : "",
       opts.extraConfig ?? "",
     ].join("\n"),
