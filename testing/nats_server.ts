@@ -1,7 +1,7 @@
 /**
- * A real nats-server (>= 2.10, JetStream on unless `jetstream: false`) on free ports with a temporary store, for tests and
- * benchmarks; optionally with its MQTT listener. `stop()` then `start()` restarts it on the same
- * ports and store, as an outage would.
+ * A real nats-server (>= 2.10, JetStream on unless `jetstream: false`) on free ports with a temporary
+ * store, for tests and benchmarks; optionally with its MQTT listener. `stop()` then `start()`
+ * restarts it on the same ports and store, as an outage would.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
