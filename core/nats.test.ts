@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { freePort } from "../testing/mod.ts";
+import { freePort, startNatsServer } from "../testing/mod.ts";
 import { loadConfig } from "./config.ts";
 import { silentLogger } from "./logger.ts";
 import { DataBuffer, MsgHdrsImpl, TE } from "@nats-io/nats-core/internal";
 import { connectNats, NatsUnreachableError, useFastTextEncoder } from "./nats.ts";
 
+// Proves connectNats's errors name the URL without its password and the fix that fits (nothing
+// listening, or credentials refused), and that nats.js's shared encoder is replaced everywhere.
 describe("connectNats", () => {
   it("names the URL (without its password) and the fix when nothing listens", async () => {
     const port = await freePort();
@@ -13,6 +15,22 @@ describe("connectNats", () => {
     expect(err).toBeInstanceOf(NatsUnreachableError);
     expect((err as Error).message).toMatch(new RegExp(`nats://app:\\*\\*\\*@127.0.0.1:${port}.*set NATS_URL`));
     expect((err as Error).message).not.toMatch(/s3cret/);
+  });
+
+  it("says to check the credentials when the server refuses them, without showing them", async () => {
+    const ns = await startNatsServer({ extraConfig: "authorization { user: app, password: right-one }" });
+    try {
+      const cfg = loadConfig({ env: { NATS_URL: ns.url, NATS_USER: "app", NATS_PASS: "wrong-one" } });
+      const err = await connectNats(cfg.nats, silentLogger, "test").catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NatsUnreachableError);
+      expect((err as Error).message).toMatch(/\(Authorization Violation\): check NATS_USER and NATS_PASS/);
+      expect((err as Error).message).not.toMatch(/wrong-one|right-one/);
+      // With the right ones it connects.
+      const nc = await connectNats({ ...cfg.nats, pass: "right-one" }, silentLogger, "test");
+      await nc.close();
+    } finally {
+      await ns.cleanup();
+    }
   });
 });
 

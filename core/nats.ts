@@ -30,10 +30,11 @@ export async function connectNats(
   name: string,
 ): Promise<NatsConnection> {
   const nc = await connect(connectOptions(natsCfg, name)).catch((e: Error) => {
-    throw new NatsUnreachableError(
-      `cannot connect to NATS at ${redactUrl(natsCfg.url)} (${e.message}): start nats-server >= 2.10 with JetStream there, or set NATS_URL`,
-      { cause: e },
-    );
+    // The server answered but refused the credentials: the fix is in them, not in the URL.
+    const fix = /authori[sz]ation|authentication/i.test(e.message)
+      ? "check NATS_USER and NATS_PASS (or NATS_TOKEN, NATS_CREDS, or the user in NATS_URL)"
+      : "start nats-server >= 2.10 with JetStream there, or set NATS_URL";
+    throw new NatsUnreachableError(`cannot connect to NATS at ${redactUrl(natsCfg.url)} (${e.message}): ${fix}`, { cause: e });
   });
   const version = nc.info?.version ?? "0.0.0";
   const [major = 0, minor = 0] = version.split(".").map(Number);
