@@ -15,7 +15,7 @@
  * `handleMessage`; `customHandleAcks` would only cover 5).
  */
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
-import type { Config } from "../core/config.ts";
+import { redactUrl, type Config } from "../core/config.ts";
 import type { Clock } from "../core/clock.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
@@ -181,6 +181,9 @@ export function createBrokerIntake(deps: BrokerIntakeDeps, options: Partial<Brok
         reconnectPeriod: opts.reconnectPeriod,
         connectTimeout: opts.connectTimeout,
         resubscribe: true,
+        // mqtt.js stops reconnecting for good once a broker refuses a CONNECT (a CONNACK with an error
+        // code); a broker restarting with its users not yet loaded would end ingestion silently.
+        reconnectOnConnackError: true,
         // Without this, mqtt-packet pre-allocates a 2-byte Buffer for each of the 65,536 packet ids:
         // ~7 MB of heap in 65k objects the garbage collector walks forever, to save one tiny allocation per PUBACK.
         writeCache: false,
@@ -194,7 +197,22 @@ export function createBrokerIntake(deps: BrokerIntakeDeps, options: Partial<Brok
       c.on("offline", () => log.warn("mqtt offline", { url: opts.url }));
       c.on("reconnect", () => log.info("mqtt reconnecting", { url: opts.url }));
       c.on("connect", (p) => log.info("mqtt connected", { url: opts.url, sessionPresent: p.sessionPresent }));
-      await new Promise<void>((resolve) => c.once("connect", () => resolve()));
+      // The first CONNECT refused is a setup error (later refusals are retried, see above).
+      await new Promise<void>((resolve, reject) => {
+        const refused = (e: Error & { code?: number }) => {
+          if (typeof e.code !== "number" || !/^Connection refused/.test(e.message)) return;
+          c.off("connect", connected);
+          c.off("error", refused);
+          c.end(true);
+          reject(connackError(e, opts.url));
+        };
+        const connected = () => {
+          c.off("error", refused);
+          resolve();
+        };
+        c.once("connect", connected);
+        c.on("error", refused);
+      });
       const topics = opts.filters.map((f) => (opts.sharedGroup ? `$share/${opts.sharedGroup}/${f}` : f));
       const granted = await c.subscribeAsync(topics, { qos: opts.qos });
       const refused = granted.filter((g) => g.qos === 128 || g.qos > 2);
@@ -219,4 +237,14 @@ export function createBrokerIntake(deps: BrokerIntakeDeps, options: Partial<Brok
       subscribed = false;
     },
   };
+}
+
+/** CONNACK codes that refuse the credentials: MQTT 3.1.1 (4, 5) and 5.0 (0x86, 0x87, 0x8C). */
+const AUTH_REFUSED = new Set([4, 5, 0x86, 0x87, 0x8c]);
+
+/** The error for a broker that refused fleetstream's first CONNECT, with the fix. */
+function connackError(e: Error & { code?: number }, url: string): Error {
+  const where = `MQTT broker at ${redactUrl(url)} refused the connection (${e.message.replace(/^Connection refused: /, "")}, code ${e.code})`;
+  if (AUTH_REFUSED.has(e.code!)) return new ConfigError(`${where}: check MQTT_USERNAME and MQTT_PASSWORD (mqtt.username, mqtt.password)`, "mqtt.username", { cause: e });
+  return new IntakeError(`${where}: check mqtt.protocolVersion and mqtt.clientId against what the broker accepts`, { cause: e });
 }

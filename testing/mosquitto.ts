@@ -3,6 +3,7 @@
  * so that QoS 1 messages for a slow subscriber are kept, never silently dropped (MEASURED: the default
  * `max_queued_messages 1000` drops them without a word).
  */
+import { execFileSync } from "node:child_process";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { binaries } from "./binaries.ts";
@@ -14,6 +15,8 @@ export interface MosquittoHandle {
   readonly pid: number | undefined;
   readonly url: string;
   start(): Promise<void>;
+  /** Replaces the users (see {@link MosquittoOptions.users}); the broker reads them at its next start. */
+  setUsers(users: Record<string, string>): void;
   stop(): Promise<void>;
   kill(): Promise<void>;
   cleanup(): Promise<void>;
@@ -27,6 +30,8 @@ export interface MosquittoOptions {
    * (deploy/mosquitto) saves every 30 s, and each save writes every queued message.
    */
   autosaveInterval: number;
+  /** User name -> password: only these may connect (default: anyone, anonymously). */
+  users?: Record<string, string>;
 }
 
 export async function startMosquitto(o: MosquittoOptions = { autosaveInterval: 1 }): Promise<MosquittoHandle> {
@@ -36,11 +41,18 @@ export async function startMosquitto(o: MosquittoOptions = { autosaveInterval: 1
   chmodSync(dir, 0o777);
   const port = await freePort();
   const conf = join(dir, "mosquitto.conf");
+  const passwd = join(dir, "passwd");
+  const setUsers = (users: Record<string, string>) => {
+    writeFileSync(passwd, "");
+    for (const [user, pass] of Object.entries(users)) execFileSync("mosquitto_passwd", ["-b", passwd, user, pass]);
+    chmodSync(passwd, 0o644); // read after Mosquitto drops to its own user
+  };
+  if (o.users) setUsers(o.users);
   writeFileSync(
     conf,
     [
       `listener ${port} 127.0.0.1`,
-      `allow_anonymous true`,
+      ...(o.users ? [`allow_anonymous false`, `password_file ${passwd}`] : [`allow_anonymous true`]),
       `persistence true`,
       `persistence_location ${dir}/`,
       `autosave_interval ${o.autosaveInterval}`,
@@ -69,6 +81,7 @@ export async function startMosquitto(o: MosquittoOptions = { autosaveInterval: 1
     },
     url: `mqtt://127.0.0.1:${port}`,
     start,
+    setUsers,
     stop: async () => proc?.stop(),
     kill: async () => proc?.kill(),
     cleanup: async () => {

@@ -21,6 +21,8 @@ export function createMqttTarget(o: MqttTargetOptions): Target {
     username: o.username,
     password: o.password,
     reconnectPeriod: 1000,
+    // Otherwise one refused CONNECT (a broker restarting) stops its reconnects for good.
+    reconnectOnConnackError: true,
     connectTimeout: o.timeoutMs,
     clientId: `fleetstream-fanout-${Math.random().toString(16).slice(2, 10)}`,
     writeCache: false, // see gateway/intake_broker.ts
