@@ -48,6 +48,13 @@ describe("config", () => {
     expect(() => loadConfig({ path, env: {} })).toThrow(/streams\.partitions/);
     expect(() => loadConfig({ env: { INFLUX_API: "v3" } })).toThrow(/influx\.api.*INFLUX_API/);
     expect(() => loadConfig({ env: { FLEETSTREAM_STREAM_REPLICAS: "three" } })).toThrow(/streams\.replicas.*FLEETSTREAM_STREAM_REPLICAS/);
+    // A misspelt key is refused, not ignored (its setting would silently stay at the default).
+    expect(() => loadConfig({ env: {}, overrides: { streams: { replica: 3 } } })).toThrow(
+      /^unknown config key streams\.replica: fleetstream does not read it; did you mean streams\.replicas\? \(streams takes: prefix, subjectRoot, partitions, replicas, .*\)$/,
+    );
+    expect(() => loadConfig({ env: {}, overrides: { procesor: {} } })).toThrow(/^unknown config key procesor: .*did you mean processor\? \(the top level takes: gatewayId, nats, /);
+    expect(() => loadConfig({ env: {}, overrides: { routes: [{ filter: "a/+", decoder: "owntracks", devcie: 2 }] } })).toThrow(/^unknown config key routes\.0\.devcie: .*did you mean routes\.0\.device\?/);
+    expect(() => loadConfig({ env: {}, overrides: { influx: { colour: "red" } } })).toThrow(/^unknown config key influx\.colour: fleetstream does not read it; \(influx takes: url, api, /);
     expect(loadConfig({ env: { FLEETSTREAM_STREAM_REPLICAS: "3" } }).streams.replicas).toBe(3);
     const w = file("w.yaml", "processor:\n  windows:\n    - type: tumbling\n      size: soon\n");
     expect(() => loadConfig({ path: w, env: {} })).toThrow(/processor\.windows\.0\.size.*duration/);

@@ -49,7 +49,7 @@ const size = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) 
 export const DECODERS = ["canonical_reading", "canonical_location", "owntracks", "zigbee2mqtt"] as const;
 export type DecoderName = (typeof DECODERS)[number];
 
-const routeSchema = z.object({
+const routeSchema = z.strictObject({
   filter: z.string().min(1),
   decoder: z.enum(DECODERS),
   /** The event type; defaults from the decoder. */
@@ -67,34 +67,34 @@ export const DEFAULT_ROUTES: Route[] = [
 ];
 
 const windowSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("tumbling"), size: duration }),
-  z.object({ type: z.literal("hopping"), size: duration, hop: duration }),
-  z.object({ type: z.literal("session"), gap: duration }),
+  z.strictObject({ type: z.literal("tumbling"), size: duration }),
+  z.strictObject({ type: z.literal("hopping"), size: duration, hop: duration }),
+  z.strictObject({ type: z.literal("session"), gap: duration }),
 ]);
 export type WindowSpec = z.infer<typeof windowSchema>;
 
-const ruleSchema = z.object({
+const ruleSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "rule names are letters, digits, _ and - (they name a durable consumer)"),
   pattern: z.record(z.string(), z.unknown()),
   target: z.union([
-    z.object({ type: z.literal("jetstream"), subject: z.string().min(1) }),
-    z.object({
+    z.strictObject({ type: z.literal("jetstream"), subject: z.string().min(1) }),
+    z.strictObject({
       type: z.literal("webhook"),
       url: z.string().url(),
       headers: z.record(z.string(), z.string()).optional(),
       timeout: duration.default(5000),
     }),
-    z.object({ type: z.literal("mqtt"), topic: z.string().min(1), url: z.string().optional(), qos: z.union([z.literal(0), z.literal(1)]).default(1) }),
+    z.strictObject({ type: z.literal("mqtt"), topic: z.string().min(1), url: z.string().optional(), qos: z.union([z.literal(0), z.literal(1)]).default(1) }),
   ]),
   maxAttempts: z.number().int().min(1).default(8),
-  backoff: z.object({ initial: duration.default(500), max: duration.default(30_000) }).prefault({}),
+  backoff: z.strictObject({ initial: duration.default(500), max: duration.default(30_000) }).prefault({}),
 });
 export type RuleConfig = z.infer<typeof ruleSchema>;
 
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   gatewayId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default("gw1"),
   nats: z
-    .object({
+    .strictObject({
       url: z.string().default("nats://127.0.0.1:4222"),
       user: z.string().optional(),
       pass: z.string().optional(),
@@ -105,7 +105,7 @@ export const configSchema = z.object({
   /** `broker` = external MQTT broker; `nats` = nats-server's MQTT listener. Defaults from MQTT_URL. */
   intake: z.enum(["broker", "nats"]).optional(),
   mqtt: z
-    .object({
+    .strictObject({
       url: z.string().optional(),
       username: z.string().optional(),
       password: z.string().optional(),
@@ -120,7 +120,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   streams: z
-    .object({
+    .strictObject({
       /** Prefix for stream names: `<prefix>TELEMETRY`. Keeps tests and tenants apart. */
       prefix: z.string().regex(/^[A-Za-z0-9_-]*$/).default(""),
       subjectRoot: z.string().regex(/^[A-Za-z0-9_-]+$/).default("iot"),
@@ -136,7 +136,7 @@ export const configSchema = z.object({
     .prefault({}),
   routes: z.array(routeSchema).min(1).default(DEFAULT_ROUTES),
   limits: z
-    .object({
+    .strictObject({
       maxPayload: size.default(256 * 1024),
       maxPast: duration.default(7 * 86_400_000),
       maxFuture: duration.default(5 * 60_000),
@@ -144,7 +144,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   gateway: z
-    .object({
+    .strictObject({
       /**
        * Device messages awaiting their JetStream ack, at most; beyond it the gateway stops reading.
        * The gateway's rate is at most maxInFlight / ack round trip: 100 covers 10 ms at 10k msgs/s,
@@ -157,7 +157,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   processor: z
-    .object({
+    .strictObject({
       /** Partitions this process owns; empty = all. */
       partitions: z.array(z.number().int().min(0)).default([]),
       windows: z.array(windowSchema).min(1).default([{ type: "tumbling", size: 60_000 }]),
@@ -171,7 +171,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   influx: z
-    .object({
+    .strictObject({
       url: z.string().optional(),
       api: z.enum(["v2", "v1"]).default("v2"),
       token: z.string().optional(),
@@ -186,8 +186,8 @@ export const configSchema = z.object({
     })
     .prefault({}),
   rules: z.array(ruleSchema).default([]),
-  http: z.object({ port: z.number().int().min(0).max(65535).default(9464), host: z.string().default("0.0.0.0") }).prefault({}),
-  log: z.object({ level: z.enum(["debug", "info", "warn", "error"]).default("info") }).prefault({}),
+  http: z.strictObject({ port: z.number().int().min(0).max(65535).default(9464), host: z.string().default("0.0.0.0") }).prefault({}),
+  log: z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]).default("info") }).prefault({}),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>> & { readonly intake: "broker" | "nats" };
@@ -299,6 +299,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
+    if (issue.code === "unrecognized_keys") throw unknownKeyError(issue.path, issue.keys);
     const key = issue.path.join(".") || "(root)";
     const envName = Object.entries(ENV_KEYS).find(([, p]) => p.join(".") === key)?.[0];
     const hint = envName ? ` (set in the config file or by ${envName})` : " (set in the config file)";
@@ -310,6 +311,47 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     throw new ConfigError("invalid config at mqtt.url: the broker intake needs a broker URL (set MQTT_URL, e.g. mqtt://127.0.0.1:1883)", "mqtt.url");
   }
   return deepFreeze({ ...cfg, intake }) as Config;
+}
+
+/**
+ * A key the schema does not have: a typo would otherwise leave its setting at the default without a
+ * word (`streams.replica: 3` running one replica).
+ */
+function unknownKeyError(path: PropertyKey[], keys: string[]): ConfigError {
+  const at = (k: string) => [...path.map(String), k].join(".");
+  const known = keysAt(configSchema, path);
+  const guesses = keys.map((k) => known.find((c) => editDistance(c.toLowerCase(), k.toLowerCase()) <= 2)).filter((g) => g !== undefined);
+  const hint = guesses.length ? `did you mean ${guesses.map(at).join(", ")}? ` : "";
+  const level = path.length ? path.map(String).join(".") : "the top level";
+  return new ConfigError(`unknown config key ${keys.map(at).join(", ")}: fleetstream does not read it; ${hint}(${level} takes: ${known.join(", ")})`, at(keys[0]!));
+}
+
+/** The keys of the object the schema has at `path` (array indexes step into the elements); [] if none. */
+function keysAt(schema: z.ZodType, path: PropertyKey[]): string[] {
+  type Def = { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; element?: z.ZodType };
+  const def = (s: z.ZodType | undefined) => (s as { _zod?: { def: Def } } | undefined)?._zod?.def;
+  const unwrap = (s: z.ZodType | undefined) => {
+    while (def(s)?.innerType && ["default", "prefault", "optional", "nullable"].includes(def(s)!.type)) s = def(s)!.innerType;
+    return s;
+  };
+  let s: z.ZodType | undefined = unwrap(schema);
+  for (const seg of path) {
+    const d = def(s);
+    s = unwrap(d?.type === "object" ? d.shape?.[String(seg)] : d?.type === "array" ? d.element : undefined);
+  }
+  const d = def(s);
+  return d?.type === "object" ? Object.keys(d.shape ?? {}) : [];
+}
+
+/** Levenshtein distance, for suggesting a key. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /** Stream names with the configured prefix. */
