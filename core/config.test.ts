@@ -55,6 +55,12 @@ describe("config", () => {
     expect(() => loadConfig({ env: {}, overrides: { procesor: {} } })).toThrow(/^unknown config key procesor: .*did you mean processor\? \(the top level takes: gatewayId, nats, /);
     expect(() => loadConfig({ env: {}, overrides: { routes: [{ filter: "a/+", decoder: "owntracks", devcie: 2 }] } })).toThrow(/^unknown config key routes\.0\.devcie: .*did you mean routes\.0\.device\?/);
     expect(() => loadConfig({ env: {}, overrides: { influx: { colour: "red" } } })).toThrow(/^unknown config key influx\.colour: fleetstream does not read it; \(influx takes: url, api, /);
+    const rule = (target: Record<string, unknown>) => ({ rules: [{ name: "r", pattern: {}, target }] });
+    expect(() => loadConfig({ env: {}, overrides: rule({ type: "webhook", url: "http://x", timout: "1s" }) })).toThrow(/did you mean rules\.0\.target\.timeout\?/);
+    expect(() => loadConfig({ env: {}, overrides: rule({ type: "webhok", url: "http://x" }) })).toThrow(/^invalid config at rules\.0\.target\.type: .*'jetstream' \| 'webhook' \| 'mqtt'/);
+    expect(() => loadConfig({ env: {}, overrides: { processor: { windows: [{ type: "tumbling", size: "1m", hop: "1m" }] } } })).toThrow(
+      /^unknown config key processor\.windows\.0\.hop: .*belongs to another type than the one given \(processor\.windows\.0 takes: type, size, hop, gap\)$/,
+    );
     expect(loadConfig({ env: { FLEETSTREAM_STREAM_REPLICAS: "3" } }).streams.replicas).toBe(3);
     const w = file("w.yaml", "processor:\n  windows:\n    - type: tumbling\n      size: soon\n");
     expect(() => loadConfig({ path: w, env: {} })).toThrow(/processor\.windows\.0\.size.*duration/);

@@ -76,7 +76,7 @@ export type WindowSpec = z.infer<typeof windowSchema>;
 const ruleSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "rule names are letters, digits, _ and - (they name a durable consumer)"),
   pattern: z.record(z.string(), z.unknown()),
-  target: z.union([
+  target: z.discriminatedUnion("type", [
     z.strictObject({ type: z.literal("jetstream"), subject: z.string().min(1) }),
     z.strictObject({
       type: z.literal("webhook"),
@@ -320,27 +320,40 @@ export function loadConfig(opts: LoadOptions = {}): Config {
 function unknownKeyError(path: PropertyKey[], keys: string[]): ConfigError {
   const at = (k: string) => [...path.map(String), k].join(".");
   const known = keysAt(configSchema, path);
-  const guesses = keys.map((k) => known.find((c) => editDistance(c.toLowerCase(), k.toLowerCase()) <= 2)).filter((g) => g !== undefined);
-  const hint = guesses.length ? `did you mean ${guesses.map(at).join(", ")}? ` : "";
+  const hints = keys.flatMap((k) => {
+    // In a union (a rule's target, a window), the key may be another kind's.
+    if (known.includes(k)) return [`${at(k)} belongs to another type than the one given`];
+    const guess = known.find((c) => editDistance(c.toLowerCase(), k.toLowerCase()) <= 2);
+    return guess ? [`did you mean ${at(guess)}?`] : [];
+  });
   const level = path.length ? path.map(String).join(".") : "the top level";
-  return new ConfigError(`unknown config key ${keys.map(at).join(", ")}: fleetstream does not read it; ${hint}(${level} takes: ${known.join(", ")})`, at(keys[0]!));
+  if (known.length) hints.push(`(${level} takes: ${known.join(", ")})`);
+  return new ConfigError(`unknown config key ${keys.map(at).join(", ")}: fleetstream does not read it${hints.length ? "; " + hints.join(" ") : ""}`, at(keys[0]!));
 }
 
-/** The keys of the object the schema has at `path` (array indexes step into the elements); [] if none. */
+/**
+ * The keys of the object the schema has at `path` (array indexes step into the elements; for a union
+ * of objects, such as a rule's target, the keys of all of them); [] if none.
+ */
 function keysAt(schema: z.ZodType, path: PropertyKey[]): string[] {
-  type Def = { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; element?: z.ZodType };
+  type Def = { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; element?: z.ZodType; options?: z.ZodType[] };
   const def = (s: z.ZodType | undefined) => (s as { _zod?: { def: Def } } | undefined)?._zod?.def;
   const unwrap = (s: z.ZodType | undefined) => {
     while (def(s)?.innerType && ["default", "prefault", "optional", "nullable"].includes(def(s)!.type)) s = def(s)!.innerType;
     return s;
   };
-  let s: z.ZodType | undefined = unwrap(schema);
+  const objects = (s: z.ZodType | undefined): Def[] => {
+    const d = def(unwrap(s));
+    return d?.type === "object" ? [d] : d?.type === "union" ? (d.options ?? []).flatMap(objects) : [];
+  };
+  let at: Array<z.ZodType | undefined> = [schema];
   for (const seg of path) {
-    const d = def(s);
-    s = unwrap(d?.type === "object" ? d.shape?.[String(seg)] : d?.type === "array" ? d.element : undefined);
+    at = at.flatMap((s) => {
+      const d = def(unwrap(s));
+      return d?.type === "array" ? [d.element] : objects(s).map((o) => o.shape?.[String(seg)]).filter((x) => x !== undefined);
+    });
   }
-  const d = def(s);
-  return d?.type === "object" ? Object.keys(d.shape ?? {}) : [];
+  return [...new Set(at.flatMap(objects).flatMap((o) => Object.keys(o.shape ?? {})))];
 }
 
 /** Levenshtein distance, for suggesting a key. */
