@@ -4,6 +4,8 @@
  */
 import { ConfigError } from "../core/errors.ts";
 import { NatsUnreachableError } from "../core/nats.ts";
+import { IntakeError } from "../gateway/errors.ts";
+import { SimulatorConnectError } from "../simulator/errors.ts";
 
 export interface Command {
   /** One line for the command list. */
@@ -71,7 +73,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`fleetstream ${name}: ${e.message}\n`);
       return 78; // EX_CONFIG
     }
-    if (e instanceof NatsUnreachableError) {
+    // A service it needs is not there or refused it: the message says which and what to do.
+    if (e instanceof NatsUnreachableError || e instanceof SimulatorConnectError || e instanceof IntakeError) {
       process.stderr.write(`fleetstream ${name}: ${e.message}\n`);
       return 69; // EX_UNAVAILABLE
     }

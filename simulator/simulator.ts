@@ -4,6 +4,7 @@
  */
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
 import { systemClock, type Clock } from "../core/clock.ts";
+import { redactUrl } from "../core/config.ts";
 import { SimulatorConnectError } from "./errors.ts";
 import type { SimulatorOptions } from "./options.ts";
 import { generateMessages, type PlannedMessage } from "./plan.ts";
@@ -91,7 +92,7 @@ export function createSimulator(opts: SimulatorOptions, deps: SimulatorDeps = {}
         writeCache: false, // see gateway/intake_broker.ts
       });
     } catch (e) {
-      throw new SimulatorConnectError(`cannot connect to the MQTT broker at ${opts.url}: ${(e as Error).message}`, { cause: e });
+      throw new SimulatorConnectError(`cannot connect to the MQTT broker at ${redactUrl(opts.url)}: ${(e as Error).message}: start a broker there, or give its URL with --url (or MQTT_URL)`, { cause: e });
     }
     let lastError: string | undefined;
     client.on("error", (e) => void (lastError = e.message));

@@ -1,7 +1,7 @@
 // Proves `fleetstream simulate` runs end to end against a real Mosquitto (MQTT_URL or --url), prints its summary as JSON and rejects bad options with a clear message.
 import { connectAsync } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, startMosquitto, type MosquittoHandle } from "../../testing/mod.ts";
+import { freePort, runCli, startMosquitto, type MosquittoHandle } from "../../testing/mod.ts";
 import { fromConfig } from "../../simulator/options.ts";
 import { planMessages } from "../../simulator/plan.ts";
 
@@ -45,5 +45,12 @@ describe("fleetstream simulate", () => {
     const bad = await cli(["simulate", "--url", mq.url, "--disorder", "1.5", "--count", "1"]);
     expect(bad.code).toBe(78);
     expect(bad.stderr).toMatch(/disorder must be a fraction between 0 and 1, got 1.5/);
+  });
+
+  it("says, without a stack trace, that no broker answers and how to point it at one", async () => {
+    const port = await freePort();
+    const r = await cli(["simulate", "--url", `mqtt://dev:s3cret@127.0.0.1:${port}`, "--count", "1"]);
+    expect(r.code).toBe(69);
+    expect(r.stderr).toBe(`fleetstream simulate: cannot connect to the MQTT broker at mqtt://dev:***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}: start a broker there, or give its URL with --url (or MQTT_URL)\n`);
   });
 });
