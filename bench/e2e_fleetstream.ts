@@ -70,11 +70,15 @@ export async function startFleetstream(o: FleetstreamProcessOptions): Promise<Fl
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (p.child.exitCode !== null) throw new Error(`fleetstream start exited (${p.child.exitCode}): ${p.output()}`);
+    if (p.child.exitCode !== null) {
+      removeDir(dir);
+      throw new Error(`fleetstream start exited (${p.child.exitCode}): ${p.output()}`);
+    }
     const ok = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false);
     if (ok) break;
     if (Date.now() > deadline) {
       await p.stop();
+      removeDir(dir);
       throw new Error(`fleetstream start not ready within 60 s: ${p.output()}`);
     }
     await new Promise((r) => setTimeout(r, 200));
