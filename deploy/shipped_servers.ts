@@ -4,11 +4,11 @@
  * changed: listen addresses, data directories, log destination, and Mosquitto's password file (its
  * entrypoint writes that from MQTT_USERNAME / MQTT_PASSWORD).
  */
-import { execFileSync } from "node:child_process";
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../core/project_root.ts";
 import { binaries } from "../testing/binaries.ts";
+import { writePasswordFile } from "../testing/mosquitto.ts";
 import { freePort, removeDir, spawnManaged, tempDir, waitForPort, type ManagedProcess } from "../testing/process.ts";
 
 export interface ShippedServer {
@@ -103,17 +103,10 @@ export async function startShippedNatsCluster(
       const name = `nats-${own + 1}`;
       const dir = tempDir("nats-cluster-shipped");
       const ports = await writeShippedNatsConfs(dir, { routes, own });
-      const env = { ...process.env, ...creds, NATS_SERVER_NAME: name };
-      if (own === 0 && opts.entrypoint) {
-        const proc = await startNatsEntrypoint(dir, ports, creds, { NATS_SERVER_NAME: name, NATS_CONF: "cluster.conf", NATS_MQTT_CONF: "cluster-mqtt.conf" });
-        const stop = async () => {
-          await proc.stop();
-          removeDir(dir);
-        };
-        nodes.push({ port: ports.port, ports, proc, cleanup: stop });
-        continue;
-      }
-      const proc = spawnManaged(binaries.natsServer(), ["-c", join(dir, "cluster.conf")], { env });
+      const proc =
+        own === 0 && opts.entrypoint
+          ? await startNatsEntrypoint(dir, ports, creds, { NATS_SERVER_NAME: name, NATS_CONF: "cluster.conf", NATS_MQTT_CONF: "cluster-mqtt.conf" })
+          : spawnManaged(binaries.natsServer(), ["-c", join(dir, "cluster.conf")], { env: { ...process.env, ...creds, NATS_SERVER_NAME: name } });
       nodes.push({ ports, ...(await started(proc, ports.port, dir, `nats-server ${name} (deploy/nats/cluster.conf)`)) });
     }
   } catch (e) {
@@ -146,11 +139,9 @@ export async function startShippedMosquitto(creds: { MQTT_USERNAME: string; MQTT
   const dir = tempDir("mosquitto-shipped");
   const port = await freePort();
   const passwd = join(dir, "passwd");
-  writeFileSync(passwd, "");
-  execFileSync("mosquitto_passwd", ["-b", passwd, creds.MQTT_USERNAME, creds.MQTT_PASSWORD]);
+  writePasswordFile(passwd, { [creds.MQTT_USERNAME]: creds.MQTT_PASSWORD });
   // Started as root, Mosquitto drops to its own user before reading these (the image's entrypoint chowns them).
   chmodSync(dir, 0o777);
-  chmodSync(passwd, 0o644);
   const conf = readFileSync(join(PROJECT_ROOT, "deploy/mosquitto/mosquitto.conf"), "utf8")
     .replace(/^listener .*$/m, `listener ${port} 127.0.0.1`)
     .replace(/^password_file .*$/m, `password_file ${passwd}`)

@@ -34,6 +34,13 @@ export interface MosquittoOptions {
   users?: Record<string, string>;
 }
 
+/** Writes a Mosquitto password file (mosquitto_passwd) holding exactly `users` (name -> password). */
+export function writePasswordFile(path: string, users: Record<string, string>): void {
+  writeFileSync(path, "");
+  for (const [user, pass] of Object.entries(users)) execFileSync("mosquitto_passwd", ["-b", path, user, pass]);
+  chmodSync(path, 0o644); // read after Mosquitto drops to its own user
+}
+
 export async function startMosquitto(o: MosquittoOptions = { autosaveInterval: 1 }): Promise<MosquittoHandle> {
   const dir = tempDir("mosquitto");
   // Started as root, Mosquitto drops to the `mosquitto` user: it must be able to write its
@@ -42,11 +49,7 @@ export async function startMosquitto(o: MosquittoOptions = { autosaveInterval: 1
   const port = await freePort();
   const conf = join(dir, "mosquitto.conf");
   const passwd = join(dir, "passwd");
-  const setUsers = (users: Record<string, string>) => {
-    writeFileSync(passwd, "");
-    for (const [user, pass] of Object.entries(users)) execFileSync("mosquitto_passwd", ["-b", passwd, user, pass]);
-    chmodSync(passwd, 0o644); // read after Mosquitto drops to its own user
-  };
+  const setUsers = (users: Record<string, string>) => writePasswordFile(passwd, users);
   if (o.users) setUsers(o.users);
   writeFileSync(
     conf,
